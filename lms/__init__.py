@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from lms import web
 from lms.accounts import admin_views
 from lms.accounts import api as account_api
+from lms.accounts import import_views
 from lms.accounts import imports as account_imports  # noqa: F401  (registers its jobs)
 from lms.accounts import jobs as account_jobs  # noqa: F401  (registers its jobs)
 from lms.accounts import views as account_views
@@ -45,6 +46,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_api(app)
     app.register_blueprint(account_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(import_views.bp)
     app.register_blueprint(org_views.bp)
     register_api_blueprint(account_api.blp)
     return app

@@ -14,12 +14,6 @@ def users():
     abort(404)
 
 
-@bp.get("/imports")
-@admin_required
-def imports():
-    abort(404)
-
-
 @bp.get("/audit")
 @admin_required
 def audit():
