@@ -66,6 +66,8 @@ MESSAGES: dict[str, str] = {
     "import_stale": "预览之后数据已发生变化：{detail}。请重新上传预览。",
     # jobs
     "job_not_found": "任务不存在。",
+    # -- admin pages (users, units, audit): add new codes below this line --
+    # -- imports and exports: add new codes below this line --
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -17,3 +18,9 @@ class ChangePasswordForm(FlaskForm):
     new = PasswordField("新密码", validators=[DataRequired("请填写新密码。"), Length(max=128)])
     confirm = PasswordField("再次输入新密码", validators=[
         DataRequired("请再次输入新密码。"), EqualTo("new", "两次输入的新密码不一致。")])
+
+
+class ImportUploadForm(FlaskForm):
+    workbook = FileField("干部名册（.xlsx）", validators=[
+        FileRequired("请选择要上传的 Excel 文件。"),
+        FileAllowed(["xlsx"], "只接受 .xlsx 格式的 Excel 工作簿。")])
