@@ -91,6 +91,7 @@ def run_command(port: int | None, host: str | None) -> None:
         web_cmd = [os.path.join(bindir, "gunicorn"), "--worker-class", "gthread",
                    "--workers", str(cfg["WEB_WORKERS"]), "--threads", str(cfg["WEB_THREADS"]),
                    "--bind", f"{host}:{port}", "--access-logfile", "-", "--timeout", "120",
+                   "--no-control-socket",
                    "lms.wsgi:app"]
     web_proc = subprocess.Popen(web_cmd)
     click.echo(f"平台已启动：http://{host}:{port}  （Ctrl+C 停止）")

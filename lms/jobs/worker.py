@@ -71,7 +71,8 @@ def serve(app: Flask) -> None:
                           coalesce=True, misfire_grace_time=3600)
 
     def stop(*_):
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     log.info("worker %s started; job kinds polled every %ss", name, POLL_SECONDS)
