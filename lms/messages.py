@@ -67,6 +67,21 @@ MESSAGES: dict[str, str] = {
     # jobs
     "job_not_found": "任务不存在。",
     # -- admin pages (users, units, audit): add new codes below this line --
+    "unit_inactive": "所选单位已停用。",
+    "user_unit_inactive": "该用户所在单位已停用，请先把用户调整到在用的单位再启用。",
+    "grant_not_found": "该角色授权不存在或已被取消。",
+    "user_created": "已新建用户“{name}”。",
+    "user_updated": "已保存“{name}”的资料。",
+    "user_deactivated": "已停用“{name}”，其登录状态和接口令牌已全部失效。",
+    "user_activated": "已启用“{name}”。",
+    "role_granted": "已授予“{name}”{role}角色。",
+    "role_revoked": "已取消“{name}”的{role}角色。",
+    "unit_created": "已新建单位“{name}”。",
+    "unit_saved": "已保存单位“{name}”的名称和排序。",
+    "unit_moved": "已把单位“{name}”移至“{parent}”之下。",
+    "unit_deactivated": "已停用单位“{name}”。",
+    "unit_activated": "已启用单位“{name}”。",
+    "unit_deleted": "已删除单位“{name}”。",
     # -- imports and exports: add new codes below this line --
 }
 
