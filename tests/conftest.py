@@ -32,25 +32,40 @@ def database_url() -> str:
     return f"sqlite:///{TMP / 'test.db'}"
 
 
-def _reset_postgres(url: str) -> None:
+def _private_schema(url: str) -> tuple[str, str]:
+    """A schema of this test run's own, so that runs sharing one PostgreSQL database never
+    meet; returns the URL that selects it and the schema's name."""
+    schema = f"lms_test_{os.getpid()}"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False), schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def app():
-    url = database_url()
+    url = base_url = database_url()
+    schema = None
     if url.startswith("postgresql"):
-        _reset_postgres(url)
+        url, schema = _private_schema(base_url)
     application = create_app(TestConfig(url, TMP / "instance"))
     with application.app_context():
         upgrade()  # the migrations, not create_all: they are what production runs
     yield application
     with application.app_context():
         ext_db.engine.dispose()
+    if schema:
+        _drop_schema(base_url, schema)
 
 
 @pytest.fixture
@@ -111,6 +126,23 @@ def login(client, login_name: str, password: str):
     token = csrf_token(client, "/login")
     return client.post("/login", data={"login": login_name, "password": password,
                                        "csrf_token": token})
+
+
+def wipe(app) -> None:
+    with app.app_context(), write_intent(True):
+        for table in reversed(ext_db.metadata.sorted_tables):
+            ext_db.session.execute(table.delete())
+        ext_db.session.commit()
+
+
+@pytest.fixture
+def committed(app):
+    """An app context whose session commits for real (browser tests, concurrency tests);
+    every table is emptied afterwards."""
+    with app.app_context(), write_intent(True):
+        yield ext_db
+        ext_db.session.rollback()
+    wipe(app)
 
 
 @pytest.fixture

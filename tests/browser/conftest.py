@@ -13,7 +13,7 @@ import time
 import pytest
 from werkzeug.serving import make_server
 
-from lms.db import utcnow, write_intent
+from lms.db import utcnow
 from lms.extensions import db as ext_db
 from lms.jobs import run_pending
 
@@ -23,13 +23,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run"]
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
-
-
-def wipe(app) -> None:
-    with app.app_context(), write_intent(True):
-        for table in reversed(ext_db.metadata.sorted_tables):
-            ext_db.session.execute(table.delete())
-        ext_db.session.commit()
 
 
 @pytest.fixture(scope="session")
@@ -69,15 +62,6 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def committed(app):
-    """An app context whose session commits for real; every table is emptied afterwards."""
-    with app.app_context(), write_intent(True):
-        yield ext_db
-        ext_db.session.rollback()
-    wipe(app)
 
 
 @pytest.fixture
