@@ -13,9 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import selectinload
 
 from lms import org
-from lms.accounts.audit import Origin, record
-from lms.accounts.models import (ApiToken, CadreProfile, CadreType, EnterpriseType, Gender,
-                                 LoginThrottle, Role, RoleGrant, User, new_session_nonce)
+from lms.accounts.audit import AuditFilter, Origin, audit_query, record
+from lms.accounts.models import (ApiToken, AuditEntry, CadreProfile, CadreType, EnterpriseType,
+                                 Gender, LoginThrottle, Role, RoleGrant, User, new_session_nonce)
 from lms.accounts.permissions import (admin_scope_paths, grantable_roles, is_platform_admin,
                                       path_in_scope, require_admin, require_manage_user,
                                       require_platform_admin, require_unit_in_scope,
@@ -243,6 +243,19 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def managed_user(actor: User, user_id: int) -> User:
+    """A user the actor may manage: outside their subtree (or missing) 404, in it but not
+    manageable (a platform administrator, a wider-scoped unit administrator) 403."""
+    require_admin(actor)
+    user = db.session.get(User, user_id, options=[
+        selectinload(User.profile), selectinload(User.unit),
+        selectinload(User.role_grants).selectinload(RoleGrant.unit)])
+    if user is None:
+        raise NotFound("user_not_found")
+    require_manage_user(actor, user)
+    return user
+
+
 def clean_name(name: str | None) -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -329,14 +342,16 @@ def _apply_profile(user: User, data: UserData) -> None:
     user.profile = profile
 
 
-def _scoped_unit(actor: User, unit_id: int) -> Unit:
-    unit = db.session.get(Unit, unit_id) if unit_id else None
-    if unit is None:
+def _scoped_unit(actor: User, unit_id: int | None) -> Unit:
+    """The unit a user is placed in: one of the actor's subtree (any other id is refused as
+    if it did not exist, 404) and active."""
+    if not unit_id:
         raise ValidationFailed("unit_required")
-    if not path_in_scope(unit.path, admin_scope_paths(actor)):
-        raise PermissionDenied("unit_out_of_scope")
+    unit = db.session.get(Unit, unit_id)
+    if unit is None or not path_in_scope(unit.path, admin_scope_paths(actor)):
+        raise NotFound("unit_not_found")
     if not unit.active:
-        raise ValidationFailed("unit_parent_inactive")
+        raise ValidationFailed("unit_inactive")
     return unit
 
 
@@ -367,8 +382,7 @@ def create_user(origin: Origin, data: UserData, *, password: str,
 def update_user(origin: Origin, user: User, data: UserData) -> User:
     actor = origin.actor
     require_manage_user(actor, user)
-    before = {"name": user.name, "phone": user.phone, "username": user.username,
-              "unit": user.unit.name}
+    before = _audited_fields(user)
     name = clean_name(data.name)
     phone, username = clean_phone(data.phone), clean_username(data.username)
     if not phone and not username:
@@ -378,11 +392,20 @@ def update_user(origin: Origin, user: User, data: UserData) -> User:
     user.name, user.phone, user.username, user.unit = name, phone, username, unit
     _apply_profile(user, data)
     db.session.flush()
-    after = {"name": name, "phone": phone, "username": username, "unit": unit.name}
+    after = _audited_fields(user)
     changed = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     record(origin, "user.update", "user", user.id, f"修改用户 {name}", unit_path=unit.path,
            details={"changed": changed})
     return user
+
+
+def _audited_fields(user: User) -> dict:
+    """What a user.update audit entry compares before and after."""
+    p = user.profile
+    return {"name": user.name, "phone": user.phone, "username": user.username,
+            "unit": user.unit.name, "position": p.position if p else None,
+            "cadre_type": p.cadre_type.value if p else None,
+            "enterprise_type": p.enterprise_type.value if p else None}
 
 
 def _active_platform_admins() -> int:
@@ -405,7 +428,7 @@ def set_user_active(origin: Origin, user: User, active: bool) -> User:
         user.session_nonce = new_session_nonce()
         revoke_all_tokens(user, now=origin.now)
     elif not user.unit.active:
-        raise ValidationFailed("unit_parent_inactive")
+        raise ValidationFailed("user_unit_inactive")
     user.active = active
     db.session.flush()
     record(origin, "user.activate" if active else "user.deactivate", "user", user.id,
@@ -445,7 +468,9 @@ def _grant(actor: User, user: User, role: Role, unit: Unit | None) -> RoleGrant:
         if unit is None:
             raise ValidationFailed("role_unit_required")
         if not path_in_scope(unit.path, admin_scope_paths(actor)):
-            raise PermissionDenied("unit_out_of_scope")
+            raise NotFound("unit_not_found")
+        if not unit.active:
+            raise ValidationFailed("unit_inactive")
     else:
         unit = None
     existing = next((g for g in user.role_grants
@@ -459,7 +484,9 @@ def _grant(actor: User, user: User, role: Role, unit: Unit | None) -> RoleGrant:
 
 
 def grant_role(origin: Origin, user: User, role: Role, unit_id: int | None = None) -> RoleGrant:
-    """Give a role; a unit administrator's grant is bound to a unit of the granter's subtree."""
+    """Give a role the actor may grant (unit administrators: learner or unit administrator);
+    a unit administrator's grant is bound to an active unit of the granter's subtree (any
+    other unit id is refused as not found)."""
     require_manage_user(origin.actor, user)
     unit = db.session.get(Unit, unit_id) if unit_id else None
     if unit_id and unit is None:
@@ -471,12 +498,15 @@ def grant_role(origin: Origin, user: User, role: Role, unit_id: int | None = Non
     return grant
 
 
-def revoke_role(origin: Origin, user: User, grant_id: int) -> None:
+def revoke_role(origin: Origin, user: User, grant_id: int) -> Role:
+    """Take back one of the user's grants (404 for a grant id of anyone else); never the last
+    active platform administrator's, nor one the actor could not have granted. Returns the
+    role taken back."""
     actor = origin.actor
     require_manage_user(actor, user)
     grant = next((g for g in user.role_grants if g.id == grant_id), None)
     if grant is None:
-        raise NotFound("not_found")
+        raise NotFound("grant_not_found")
     if grant.role not in grantable_roles(actor):
         raise PermissionDenied("role_not_grantable", role=ROLE_LABELS[grant.role])
     if grant.role is Role.PLATFORM_ADMIN:
@@ -491,6 +521,7 @@ def revoke_role(origin: Origin, user: User, grant_id: int) -> None:
     db.session.flush()
     record(origin, "role.revoke", "user", user.id, f"取消 {user.name} 的{label}角色",
            unit_path=user.unit.path, details={"role": grant.role.value, "unit_id": unit_id})
+    return grant.role
 
 
 # ---------------------------------------------------------------- listing users
@@ -549,6 +580,32 @@ def units_in_scope(actor: User) -> list[Unit]:
     return units
 
 
+def visible_unit(actor: User, unit_id: int) -> Unit:
+    """A unit of the actor's subtree (administrators only); any other id is a 404."""
+    require_admin(actor)
+    unit = org.get_unit(unit_id)
+    require_unit_in_scope(actor, unit)
+    return unit
+
+
+def member_counts(unit_ids) -> dict[int, tuple[int, int]]:
+    """Members directly in each unit, as {unit_id: (active, all)}: one grouped query."""
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(User.unit_id, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(sa.case((User.active.is_(True), 1), else_=0)), 0))
+        .where(User.unit_id.in_(ids)).group_by(User.unit_id))
+    return {unit_id: (int(active), int(total)) for unit_id, total, active in rows}
+
+
+def user_audit_entries(actor: User, user: User, *, limit: int = 10) -> list[AuditEntry]:
+    """The newest audit entries about one user that the actor may read."""
+    stmt = audit_query(actor, AuditFilter(object_type="user"))
+    return list(db.session.scalars(stmt.where(AuditEntry.object_id == user.id).limit(limit)))
+
+
 def _count_users(unit: Unit, *, only_active: bool) -> int:
     stmt = sa.select(sa.func.count()).select_from(User).where(User.unit_id == unit.id)
     if only_active:
@@ -556,25 +613,33 @@ def _count_users(unit: Unit, *, only_active: bool) -> int:
     return db.session.scalar(stmt) or 0
 
 
-def create_unit(origin: Origin, *, name: str, kind: UnitKind, parent_id: int | None) -> Unit:
+def create_unit(origin: Origin, *, name: str, kind: UnitKind, parent_id: int | None,
+                sort_order: int = 0) -> Unit:
+    """Platform administrators only; the tree rules are org.create_unit's."""
     require_platform_admin(origin.actor)
-    unit = org.create_unit(name=name, kind=kind, parent_id=parent_id)
+    unit = org.create_unit(name=name, kind=kind, parent_id=parent_id, sort_order=sort_order)
     record(origin, "unit.create", "unit", unit.id,
            f"新建单位 {unit.name}（{org.KIND_LABELS[kind]}）", unit_path=unit.path)
     return unit
 
 
 def rename_unit(origin: Origin, unit: Unit, name: str, sort_order: int | None = None) -> Unit:
+    """Platform administrators only; a change of name or sort order is audited."""
     require_platform_admin(origin.actor)
-    old = unit.name
+    old, old_order = unit.name, unit.sort_order
     org.rename_unit(unit, name, sort_order=sort_order)
     if old != unit.name:
         record(origin, "unit.rename", "unit", unit.id, f"单位 {old} 更名为 {unit.name}",
                unit_path=unit.path, details={"from": old, "to": unit.name})
+    if old_order != unit.sort_order:
+        record(origin, "unit.reorder", "unit", unit.id,
+               f"单位 {unit.name} 排序由 {old_order} 改为 {unit.sort_order}",
+               unit_path=unit.path, details={"from": old_order, "to": unit.sort_order})
     return unit
 
 
 def move_unit(origin: Origin, unit: Unit, new_parent_id: int) -> Unit:
+    """Platform administrators only; the whole subtree moves (org.move_unit's rules)."""
     require_platform_admin(origin.actor)
     old_parent = unit.parent.name if unit.parent else ""
     new_parent = org.get_unit(new_parent_id)
@@ -587,6 +652,8 @@ def move_unit(origin: Origin, unit: Unit, new_parent_id: int) -> Unit:
 def set_unit_active(origin: Origin, unit: Unit, active: bool) -> Unit:
     """Deactivate a unit only when it has no active sub-units and no active members."""
     require_platform_admin(origin.actor)
+    if unit.active == active:
+        return unit
     if not active:
         members = _count_users(unit, only_active=True)
         if members:
@@ -605,7 +672,13 @@ def delete_unit(origin: Origin, unit: Unit) -> None:
     if has_history:
         raise Conflict("unit_not_deletable")
     name, unit_id, path = unit.name, unit.id, unit.path
-    org.delete_empty_unit(unit)
+    try:
+        # Anything else still pointing at the unit (an import batch, later course audiences)
+        # makes the database refuse; that is the same answer, not a server error.
+        with db.session.begin_nested():
+            org.delete_empty_unit(unit)
+    except sa.exc.IntegrityError:
+        raise Conflict("unit_not_deletable") from None
     record(origin, "unit.delete", "unit", unit_id, f"删除单位 {name}", unit_path=path)
 
 

@@ -59,6 +59,18 @@ def list_tree(root: Unit | None = None, *, include_inactive: bool = True) -> lis
     return ordered
 
 
+#: kinds that may have sub-units at all
+PARENT_KINDS = {kind for kinds in ALLOWED_PARENTS.values() for kind in kinds}
+
+
+def parent_candidates(kind: UnitKind | None = None, *, exclude: Unit | None = None) -> list[Unit]:
+    """Active units a unit may be placed under, depth-first: of a kind allowed above `kind`
+    (any kind that takes sub-units when None), never `exclude` or its subtree (a move target)."""
+    allowed = ALLOWED_PARENTS[kind] if kind is not None else PARENT_KINDS
+    return [u for u in list_tree(include_inactive=False)
+            if u.kind in allowed and not (exclude is not None and u.is_within(exclude))]
+
+
 def find_unit_by_name(name: str) -> list[Unit]:
     return list(db.session.scalars(sa.select(Unit).where(Unit.name == name.strip())))
 
