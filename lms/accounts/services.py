@@ -380,6 +380,8 @@ def create_user(origin: Origin, data: UserData, *, password: str,
 
 
 def update_user(origin: Origin, user: User, data: UserData) -> User:
+    """An administrator edits a user they may manage; a new unit must be an active one of the
+    actor's subtree; the audit entry lists what changed (account, unit, position, types)."""
     actor = origin.actor
     require_manage_user(actor, user)
     before = _audited_fields(user)
