@@ -130,6 +130,7 @@ MESSAGES: dict[str, str] = {
     "import_dv_error_title": "填写有误",
     "import_dv_error": "请从下拉列表中选择：{choices}。",
     "import_dv_unit_error": "该单位不在“单位列表”中，上传后会被检查。",
+    "import_job_failed": "处理时出错，没有导入任何数据。请稍后重新上传；如仍出错，请联系平台管理员。",
 }
 
 

@@ -145,7 +145,7 @@ def detail(import_id: int):
 @bp.get("/<int:import_id>/status")
 @admin_required
 def status(import_id: int):
-    imp = imports.get_import(current_user, import_id)
+    imp = imports.get_import(current_user, import_id, with_rows=False)
     return imports.import_state(imp).as_json()
 
 

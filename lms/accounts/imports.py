@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from lms import jobs
 from lms.accounts.audit import Origin, record
@@ -352,7 +353,7 @@ class CheckedRow:
 
     def to_json(self) -> dict:
         return {"row": self.row, "values": self.values, "errors": self.errors,
-                "unit_id": self.unit_id}
+                "unit_id": self.unit_id, "phone": self.phone}
 
 
 @dataclass(frozen=True)
@@ -558,19 +559,21 @@ def can_view_import(actor: User | None, imp: CadreImport) -> bool:
     return unit is not None and path_in_scope(unit.path, admin_scope_paths(actor))
 
 
-def get_import(actor: User, import_id: int) -> CadreImport:
-    """An import the actor may see; any other is reported as not existing."""
+def get_import(actor: User, import_id: int, *, with_rows: bool = True) -> CadreImport:
+    """An import the actor may see; any other is reported as not existing. Without
+    `with_rows` the stored rows (megabytes for a large file) are left unread."""
     require_admin(actor)
-    imp = db.session.get(CadreImport, import_id)
+    options = [] if with_rows else [defer(CadreImport.rows)]
+    imp = db.session.get(CadreImport, import_id, options=options)
     if imp is None or not can_view_import(actor, imp):
         raise NotFound("import_not_found")
     return imp
 
 
 def imports_query(actor: User):
-    """Imports the actor may see, newest first."""
+    """Imports the actor may see, newest first (their stored rows left unread)."""
     require_admin(actor)
-    stmt = sa.select(CadreImport)
+    stmt = sa.select(CadreImport).options(defer(CadreImport.rows))
     if not is_platform_admin(actor):
         stmt = (stmt.join(Unit, Unit.id == CadreImport.scope_unit_id)
                 .where(sa.or_(CadreImport.created_by_id == actor.id,
@@ -612,8 +615,9 @@ def import_state(imp: CadreImport) -> ImportState:
     status, reason = imp.status, imp.file_error
     if (job is not None and job.status is JobStatus.FAILED
             and status in (ImportStatus.PARSING, ImportStatus.COMMITTING)):
+        # the job's own error is for the worker log; people get the catalogue's words
         status = ImportStatus.INVALID if status is ImportStatus.PARSING else ImportStatus.FAILED
-        reason = job.error or render("server_error")
+        reason = render("import_job_failed")
     done = job.progress_done if job else 0
     total = job.progress_total if job else 0
     return ImportState(status, done, total, reason)
@@ -717,6 +721,12 @@ def _begin_write_transaction() -> None:
         db.session.execute(sa.select(1))
 
 
+def _lock_import(import_id: int) -> CadreImport:
+    """The import row as it is now, locked until the job commits (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so a cancel cannot be overwritten."""
+    return db.session.get(CadreImport, import_id, with_for_update=True, populate_existing=True)
+
+
 def _remove_upload(imp: CadreImport) -> None:
     try:
         import_path(imp, current_app.config["IMPORT_DIR"]).unlink(missing_ok=True)
@@ -762,7 +772,7 @@ def preview_job(ctx: jobs.JobContext) -> None:
     checked, file_error = preview_import(imp, path, progress=ctx.progress)
     ctx.progress(len(checked), len(checked))
     _begin_write_transaction()
-    imp = db.session.get(CadreImport, import_id)
+    imp = _lock_import(import_id)
     if imp.status is not ImportStatus.PARSING:  # cancelled meanwhile
         return
     _store_preview(imp, checked, file_error, ctx.now)
@@ -865,7 +875,7 @@ def commit_import(imp: CadreImport, actor: User | None, password_hash: str, *,
         progress(len(checked), len(checked))
     import_id = imp.id
     _begin_write_transaction()
-    imp = db.session.get(CadreImport, import_id)
+    imp = _lock_import(import_id)
     if imp.status is not ImportStatus.COMMITTING:
         return
     problems = [r for r in checked if r.errors]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import unquote
 
@@ -304,6 +305,18 @@ def test_files_that_cannot_be_imported_are_refused_whole(app, db, tree, admin, n
     assert imp.rows == [] and imports.import_state(imp).label == "文件无效"
 
 
+def test_a_crashing_check_shows_a_plain_message(app, db, tree, admin, now, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("openpyxl internals")
+    monkeypatch.setattr(imports, "read_workbook", crash)
+    imp = upload(app, admin, make_workbook([cadre("张三", "13800000001", "开发区总工会")]), now)
+    assert imports.import_state(imp).status is ImportStatus.PARSING  # retried later
+    run_pending(lambda: now + timedelta(minutes=5))
+    state = imports.import_state(imp)
+    assert state.status is ImportStatus.INVALID and state.finished
+    assert state.reason.startswith("处理时出错，没有导入任何数据") and "openpyxl" not in state.reason
+
+
 def test_too_many_rows_are_refused(app, db, tree, admin, now):
     data = make_workbook(sample_rows(imports.MAX_ROWS + 1, "开发区总工会"))
     imp = upload(app, admin, data, now)
@@ -322,7 +335,7 @@ def test_ten_thousand_rows_preview_in_seconds(app, db, tree, admin, now):
     assert errors_by_row(imp)[10_001] == ["phone_taken"]
     job = ext_db.session.get(Job, imp.job_id)
     assert job.progress_done == job.progress_total == 10_000
-    assert elapsed < 20, f"10,000 rows took {elapsed:.1f} s"
+    assert elapsed < 30, f"10,000 rows took {elapsed:.1f} s"  # about 2 s on an idle 2-core machine
 
 
 # ---------------------------------------------------------------- confirm and commit
