@@ -133,7 +133,7 @@ def _render_detail(imp, confirm_form: ImportConfirmForm | None = None, status: i
         form=confirm_form or ImportConfirmForm(), units=units,
         uploader=imports.uploader_names([imp]).get(imp.created_by_id, ""),
         password=_shown_password(imp, state), error_text=imports.error_text,
-        columns=imports.BY_KEY, Status=ImportStatus, message=message), status
+        Status=ImportStatus, message=message), status
 
 
 @bp.get("/<int:import_id>")

@@ -977,7 +977,7 @@ def template_workbook(actor: User, out: IO[bytes]) -> None:
     help_ws.append([render("import_help_col_header"), render("import_help_col_required"),
                     render("import_help_col_note")])
     for column in COLUMNS:
-        required = column.key in ("name", "unit", *VALUE_REQUIRED)
+        required = column.key in ("name", "phone", *VALUE_REQUIRED)
         help_ws.append([column.header, render("import_help_yes" if required else "import_help_no"),
                         render(column.help_code, max=column.max_len or "",
                                max_rows=MAX_ROWS)])

@@ -125,6 +125,8 @@ def test_template_explains_columns_and_lists_the_admins_units(db, tree, zone_adm
     help_text = "\n".join(str(c.value) for row in wb["填写说明"].iter_rows() for c in row if c.value)
     for words in ("专职、兼职", "非公、国有、机关事业、其他", "男、女", "张三", "13800138000"):
         assert words in help_text
+    required = {r[0]: r[1] for r in wb["填写说明"].iter_rows(min_row=2, max_row=13, values_only=True)}
+    assert [k for k, v in required.items() if v == "必填"] == ["姓名", "手机号", "单位", "专兼职", "企业类型"]
     lists = [dv.formula1 for dv in wb["干部名册"].data_validations.dataValidation]
     assert '"专职,兼职"' in lists and '"非公,国有,机关事业,其他"' in lists and '"男,女"' in lists
     units = [r[0] for r in wb["单位列表"].iter_rows(min_row=2, values_only=True)]
