@@ -51,8 +51,8 @@ def _valid(field):
     return field.data.strip() if isinstance(field.data, str) else field.data
 
 
-def _refused(exc: DomainError) -> None:
-    """Drop whatever the refused service had flushed, so the page shows the database as is
+def _drop_refused_changes() -> None:
+    """Drop whatever a refused service had flushed, so the page shows the database as it is
     (the request rolls back anyway: its status is 4xx)."""
     db.session.rollback()
 
@@ -135,7 +135,7 @@ def user_new():
             user = services.create_user(origin(), _user_data(form), password=password,
                                         roles=set(form.roles.data) or None)
         except DomainError as exc:
-            _refused(exc)
+            _drop_refused_changes()
             form.form_errors.append(exc.message)
             status = exc.http_status
         else:
@@ -160,7 +160,7 @@ def user_edit(user_id: int):
         try:
             services.update_user(origin(), user, _user_data(form))
         except DomainError as exc:
-            _refused(exc)
+            _drop_refused_changes()
             form.form_errors.append(exc.message)
             status = exc.http_status
         else:
@@ -187,7 +187,7 @@ def _detail(user: User, *, grant_form: GrantRoleForm | None = None, error: str |
 
 
 def _refused_detail(user: User, exc: DomainError, grant_form: GrantRoleForm | None = None):
-    _refused(exc)
+    _drop_refused_changes()
     return _detail(user, grant_form=grant_form, error=exc.message, status=exc.http_status)
 
 
