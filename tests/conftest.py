@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from lms import create_app
+from lms.accounts import services as account_services
 from lms.config import TestConfig
 from lms.db import write_intent
 from lms.extensions import db as ext_db
@@ -50,6 +51,16 @@ def _drop_schema(url: str, schema: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2 at its lowest cost in tests (real argon2, verified the same way): the rules are
+    under test, not the hash's strength."""
+    original = account_services._hasher
+    account_services._hasher = account_services.CHEAP_HASHER
+    yield
+    account_services._hasher = original
 
 
 @pytest.fixture(scope="session")

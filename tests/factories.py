@@ -4,13 +4,13 @@ from __future__ import annotations
 import itertools
 
 from lms.accounts.models import (CadreProfile, CadreType, EnterpriseType, Role, RoleGrant, User)
-from lms.accounts.services import hash_password
+from lms.accounts.services import CHEAP_HASHER
 from lms.extensions import db
 from lms.org.models import Unit, UnitKind
 from lms.org.services import create_unit
 
 PASSWORD = "Test@2026pass"
-_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once for every test user
+_HASH = CHEAP_HASHER.hash(PASSWORD)  # argon2 at its lowest cost: the rules are under test
 _seq = itertools.count(1)
 
 

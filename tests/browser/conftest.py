@@ -34,9 +34,10 @@ def live_server(app):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def worker(app):
-    """The worker's loop in a thread: queued jobs run as they would under `lms worker`."""
+    """The worker's loop in a thread: queued jobs run as they would under `lms worker`.
+    Per test: a thread left running would share later tests' rolled-back connection."""
     stop = threading.Event()
 
     def loop():
