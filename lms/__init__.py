@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from lms import web
+from lms import courses, media, search, web  # noqa: F401  (models)
 from lms.accounts import admin_views
 from lms.accounts import api as account_api
 from lms.accounts import import_views
