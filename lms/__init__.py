@@ -17,6 +17,10 @@ from lms.api import init_api, register_api_blueprint
 from lms.config import ROOT, Config
 from lms.db import configure_sqlite
 from lms import extensions as ext
+from lms.courses import api as course_api
+from lms.courses import teach_views
+from lms.courses import views as course_views
+from lms.media import views as media_views
 from lms.org import views as org_views
 
 
@@ -48,5 +52,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(import_views.bp)
     app.register_blueprint(org_views.bp)
+    app.register_blueprint(media_views.bp)
+    app.register_blueprint(course_views.bp)
+    app.register_blueprint(teach_views.bp)
     register_api_blueprint(account_api.blp)
+    register_api_blueprint(course_api.blp)
     return app

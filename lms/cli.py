@@ -15,15 +15,21 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from lms import create_app, demo, jobs
 from lms.accounts.services import create_platform_admin
+from lms.courses.commands import content_cli
 from lms.db import utcnow, write_intent
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.jobs import worker
+from lms.search.commands import search_cli
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
 def main() -> None:
     """滨海新区工会干部教育培训在线学习平台 management command."""
+
+
+main.add_command(content_cli)
+main.add_command(search_cli)
 
 
 @main.command("demo")

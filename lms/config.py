@@ -59,6 +59,18 @@ class Config:
         self.SESSION_COOKIE_NAME = "lms_session"
         self.TOKEN_TTL = timedelta(days=_int("LMS_TOKEN_TTL_DAYS", 30))
         self.MAX_CONTENT_LENGTH = _int("LMS_MAX_UPLOAD_MB", 20) * 1024 * 1024
+        # media pipeline
+        #: ffmpeg binary: LMS_FFMPEG, else ffmpeg on PATH, else imageio-ffmpeg's
+        self.FFMPEG = _env("LMS_FFMPEG")
+        self.MEDIA_MAX_BYTES = _int("LMS_MEDIA_MAX_MB", 4096) * 1024 * 1024
+        self.MEDIA_MAX_SECONDS = _int("LMS_MEDIA_MAX_SECONDS", 4 * 3600)
+        self.MEDIA_MAX_PIXELS = _int("LMS_MEDIA_MAX_PIXELS", 8192 * 8192)
+        #: wall-time limit of one ffmpeg run, in seconds
+        self.TRANSCODE_TIMEOUT = _int("LMS_TRANSCODE_TIMEOUT", 6 * 3600)
+        #: behind nginx: internal location that maps to LMS_MEDIA_DIR (X-Accel-Redirect)
+        self.X_ACCEL_PREFIX = _env("LMS_X_ACCEL_PREFIX")
+        #: hours an unfinished upload is kept
+        self.UPLOAD_EXPIRY_HOURS = _int("LMS_UPLOAD_EXPIRY_HOURS", 48)
         self.WTF_CSRF_TIME_LIMIT = None  # the session's own idle expiry bounds the token
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.TESTING = False

@@ -82,6 +82,9 @@ MESSAGES: dict[str, str] = {
     "unit_deactivated": "已停用单位“{name}”。",
     "unit_activated": "已启用单位“{name}”。",
     "unit_deleted": "已删除单位“{name}”。",
+    # -- media (uploads, processing, serving): add new codes below this line --
+    # -- courses (catalogue, authoring, content import): add new codes below this line --
+    # -- search: add new codes below this line --
     # -- imports and exports: add new codes below this line --
     "import_file_empty": "上传的文件是空的（0 字节），请选择填写好的 Excel 文件。",
     "import_old_xls": "这是旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。",

@@ -29,11 +29,22 @@ class Schedule:
 
 
 _SCHEDULES: list[Schedule] = []
+#: (name, seconds, function(now)) run in an app context every few seconds, e.g. the search tailer
+_INTERVALS: list[tuple[str, float, Callable]] = []
 
 
 def schedule(kind: str, **cron) -> None:
     """Domains call this to have a registered job kind enqueued on a cron schedule."""
     _SCHEDULES.append(Schedule(kind=kind, cron=cron))
+
+
+def every(name: str, seconds: float, fn: Callable) -> None:
+    """Domains call this to have fn(now) run in the worker every `seconds` (never overlapping)."""
+    _INTERVALS.append((name, seconds, fn))
+
+
+def interval_tasks() -> list[tuple[str, float, Callable]]:
+    return list(_INTERVALS)
 
 
 def enqueue_scheduled(app: Flask, item: Schedule, fire_time) -> None:
@@ -61,6 +72,20 @@ def serve(app: Flask) -> None:
 
     scheduler.add_job(poll, "interval", seconds=POLL_SECONDS, id="poll", max_instances=1,
                       coalesce=True)
+    for task_name, seconds, fn in _INTERVALS:
+
+        def tick(fn=fn, task_name=task_name):
+            with app.app_context(), write_intent(True):
+                try:
+                    fn(utcnow())
+                except Exception:  # keep the worker alive; the next tick tries again
+                    db.session.rollback()
+                    log.exception("interval task %s failed", task_name)
+                finally:
+                    db.session.remove()
+
+        scheduler.add_job(tick, "interval", seconds=seconds, id=f"every:{task_name}",
+                          max_instances=1, coalesce=True)
     for item in _SCHEDULES:
         trigger = CronTrigger(timezone="Asia/Shanghai", **item.cron)
 

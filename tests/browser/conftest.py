@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from lms.db import utcnow
 from lms.extensions import db as ext_db
 from lms.jobs import run_pending
+from lms.jobs.worker import interval_tasks
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,7 +37,8 @@ def live_server(app):
 
 @pytest.fixture
 def worker(app):
-    """The worker's loop in a thread: queued jobs run as they would under `lms worker`.
+    """The worker's loop in a thread: queued jobs and interval tasks (the search tailer) run
+    as they would under `lms worker`.
     Per test: a thread left running would share later tests' rolled-back connection."""
     stop = threading.Event()
 
@@ -45,6 +47,9 @@ def worker(app):
             with app.app_context():
                 try:
                     run_pending(utcnow)
+                    for _name, _seconds, task in interval_tasks():
+                        task(utcnow())
+                        ext_db.session.commit()
                 finally:
                     ext_db.session.remove()
             stop.wait(0.2)
