@@ -43,7 +43,6 @@ from lms.accounts.services import (CADRE_TYPE_LABELS, ENTERPRISE_TYPE_LABELS, GE
                                    UserFilter, check_password_strength, clean_name, clean_phone,
                                    clean_username, generate_initial_password, hash_password,
                                    units_in_scope, users_query)
-from lms.db import write_intent
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.extensions import db
 from lms.jobs import Job, JobStatus
@@ -709,18 +708,6 @@ def start_import(origin: Origin, stream: IO[bytes], filename: str | None, *,
     return imp
 
 
-def _begin_write_transaction() -> None:
-    """End a job's read-only transaction and start the one that writes.
-
-    On SQLite a read transaction that began before ctx.progress wrote to the database can no
-    longer become a writer (SQLITE_BUSY_SNAPSHOT); nothing has been written yet, so this
-    commit only ends the reads. The writing transaction starts with BEGIN IMMEDIATE.
-    """
-    db.session.commit()
-    with write_intent(True):
-        db.session.execute(sa.select(1))
-
-
 def _lock_import(import_id: int) -> CadreImport:
     """The import row as it is now, locked until the job commits (PostgreSQL; SQLite's
     BEGIN IMMEDIATE already serialises writers), so a cancel cannot be overwritten."""
@@ -771,7 +758,7 @@ def preview_job(ctx: jobs.JobContext) -> None:
     path = import_path(imp, current_app.config["IMPORT_DIR"])
     checked, file_error = preview_import(imp, path, progress=ctx.progress)
     ctx.progress(len(checked), len(checked))
-    _begin_write_transaction()
+    jobs.begin_writes()
     imp = _lock_import(import_id)
     if imp.status is not ImportStatus.PARSING:  # cancelled meanwhile
         return
@@ -874,7 +861,7 @@ def commit_import(imp: CadreImport, actor: User | None, password_hash: str, *,
     if progress:
         progress(len(checked), len(checked))
     import_id = imp.id
-    _begin_write_transaction()
+    jobs.begin_writes()
     imp = _lock_import(import_id)
     if imp.status is not ImportStatus.COMMITTING:
         return

@@ -33,7 +33,8 @@ class JobContext:
     def progress(self, done: int, total: int) -> None:
         """Record progress in its own short transaction, so that pages polling it see it.
 
-        On SQLite call it before the handler's first write: a writer holds the only write lock.
+        On SQLite call it before the handler's first write (see begin_writes): a writer holds
+        the only write lock.
         """
         stmt = (sa.update(Job).where(Job.id == self.job_id)
                 .values(progress_done=done, progress_total=total))
@@ -43,6 +44,19 @@ class JobContext:
             return
         with write_intent(True), bind.begin() as conn:
             conn.execute(stmt)
+
+
+def begin_writes() -> None:
+    """End a job's reading and start its writing transaction.
+
+    Handlers start with a deferred BEGIN so that ctx.progress can write meanwhile; on SQLite a
+    read transaction that began before such a write can no longer become a writer
+    (SQLITE_BUSY_SNAPSHOT). Nothing has been written yet, so this commit only ends the reads;
+    the writing transaction starts at once with BEGIN IMMEDIATE and lasts until the job ends.
+    """
+    db.session.commit()
+    with write_intent(True):
+        db.session.execute(sa.select(1))
 
 
 Handler = Callable[[JobContext], None]

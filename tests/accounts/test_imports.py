@@ -413,12 +413,12 @@ def test_a_conflict_at_insert_time_writes_nothing(app, db, tree, admin, now, mon
     rows = [cadre("张三", "13800000611", "开发区总工会"), cadre("李四", "13800000612", "开发区总工会")]
     imp = upload(app, admin, make_workbook(rows), now)
     before = count_users()
-    original = imports._begin_write_transaction
+    original = imports.jobs.begin_writes
 
     def race():  # another request takes a phone between the check and the insert
         original()
         make_user(unit=tree.town, phone="13800000612")
-    monkeypatch.setattr(imports, "_begin_write_transaction", race)
+    monkeypatch.setattr(imports.jobs, "begin_writes", race)
     _, imp = confirm_and_run(imp, admin, now)
     assert imp.status is ImportStatus.FAILED and "刚被其他账号占用" in imp.file_error
     assert count_users() == before + 1 and count_users(phone="13800000611") == 0
