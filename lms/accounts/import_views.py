@@ -5,7 +5,7 @@ import io
 from urllib.parse import quote
 
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
-                   request, session, url_for)
+                   request, url_for)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
@@ -27,7 +27,6 @@ bp = Blueprint("imports", __name__, url_prefix="/admin/imports", template_folder
 IMPORTS_PER_PAGE = 20
 ROWS_PER_PAGE = 50
 #: where a generated initial password waits to be shown once on the result page
-PASSWORD_KEY = "import_password"
 
 
 class ImportConfirmForm(FlaskForm):
@@ -110,19 +109,8 @@ def export():
     return _attachment(out.getvalue(), f"干部名册-{day}.xlsx", f"cadres-{day}.xlsx")
 
 
-def _shown_password(imp, state) -> str | None:
-    """The generated initial password of this import: kept in the session from the confirm
-    until the result (or failure) page has shown it once."""
-    saved = session.get(PASSWORD_KEY)
-    if not saved or saved.get("id") != imp.id:
-        return None
-    if state.status is ImportStatus.COMMITTING:
-        return saved.get("password")
-    session.pop(PASSWORD_KEY, None)
-    return saved.get("password") if state.status is ImportStatus.DONE else None
-
-
-def _render_detail(imp, confirm_form: ImportConfirmForm | None = None, status: int = 200):
+def _render_detail(imp, confirm_form: ImportConfirmForm | None = None, status: int = 200,
+                   password: str | None = None):
     state = imports.import_state(imp)
     only_errors = request.args.get("errors") == "1"
     rows = imports.row_page(imp, page=request.args.get("page", 1, type=int),
@@ -132,7 +120,7 @@ def _render_detail(imp, confirm_form: ImportConfirmForm | None = None, status: i
         "accounts/imports/detail.html", imp=imp, state=state, rows=rows, only_errors=only_errors,
         form=confirm_form or ImportConfirmForm(), units=units,
         uploader=imports.uploader_names([imp]).get(imp.created_by_id, ""),
-        password=_shown_password(imp, state), error_text=imports.error_text,
+        password=password, error_text=imports.error_text,
         Status=ImportStatus, message=message), status
 
 
@@ -162,7 +150,9 @@ def confirm(import_id: int):
         form.form_errors.append(exc.message)
         return _render_detail(imp, form, exc.http_status)
     if generated:
-        session[PASSWORD_KEY] = {"id": imp.id, "password": generated}
+        # Shown once, on this response only (no-store): never kept in the signed but
+        # readable session cookie, a URL or a flash message.
+        return _render_detail(imp, password=generated)
     flash(message("import_confirmed"), "success")
     return redirect(url_for(".detail", import_id=imp.id))
 

@@ -27,6 +27,21 @@
       }
     }
 
+    // A page showing a generated password waits for the reader to note it down;
+    // otherwise it moves on to the result (a GET, never a resubmitted form).
+    function finish() {
+      var detail = box.getAttribute("data-detail-url");
+      if (!box.hasAttribute("data-hold")) { window.location.assign(detail); return; }
+      if (bar) { bar.value = bar.max || 1; }
+      if (text) {
+        text.textContent = "已完成。记下上面的初始密码后，";
+        var link = document.createElement("a");
+        link.href = detail;
+        link.textContent = "查看导入结果";
+        text.appendChild(link);
+      }
+    }
+
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) {
@@ -35,7 +50,7 @@
         })
         .then(function (data) {
           failures = 0;
-          if (data.finished) { window.location.reload(); return; }
+          if (data.finished) { finish(); return; }
           show(data);
           window.setTimeout(poll, 1000);
         })
