@@ -13,14 +13,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import selectinload
 
 from lms import org
+from lms.accounts import throttle
 from lms.accounts.audit import AuditFilter, Origin, audit_query, record
 from lms.accounts.models import (ApiToken, AuditEntry, CadreProfile, CadreType, EnterpriseType,
-                                 Gender, LoginThrottle, Role, RoleGrant, User, new_session_nonce)
+                                 Gender, Role, RoleGrant, User, new_session_nonce)
 from lms.accounts.permissions import (admin_scope_paths, grantable_roles, is_platform_admin,
                                       path_in_scope, require_admin, require_manage_user,
                                       require_platform_admin, require_unit_in_scope,
                                       unit_scope_condition)
-from lms.errors import Conflict, DomainError, NotFound, PermissionDenied, TooManyAttempts, \
+from lms.errors import Conflict, DomainError, NotFound, PermissionDenied, \
     ValidationFailed
 from lms.extensions import db
 from lms.org.models import Unit, UnitKind
@@ -71,67 +72,6 @@ def check_password_strength(password: str) -> None:
         raise ValidationFailed("password_weak")
 
 
-# ---------------------------------------------------------------- sign-in throttling
-
-@dataclass(frozen=True)
-class ThrottlePolicy:
-    free_failures: int        # failures allowed before any delay
-    lock_failures: int        # failures that bring the long lockout
-    base_delay: timedelta     # first delay, doubled per further failure
-    lockout: timedelta
-    window: timedelta = timedelta(minutes=30)
-
-
-ACCOUNT_POLICY = ThrottlePolicy(5, 10, timedelta(seconds=30), timedelta(minutes=15))
-# Many cadres of one enterprise share an address, so the address allows more.
-ADDRESS_POLICY = ThrottlePolicy(20, 50, timedelta(seconds=30), timedelta(minutes=15))
-
-
-def _throttle_keys(login: str, ip: str | None) -> list[tuple[str, ThrottlePolicy]]:
-    keys = [("acct:" + login.strip().lower()[:150], ACCOUNT_POLICY)]
-    if ip:
-        keys.append(("ip:" + ip[:150], ADDRESS_POLICY))
-    return keys
-
-
-def _check_not_locked(keys, now: datetime) -> None:
-    rows = {t.key: t for t in db.session.scalars(
-        sa.select(LoginThrottle).where(LoginThrottle.key.in_([k for k, _ in keys])))}
-    for key, policy in keys:
-        t = rows.get(key)
-        if t and t.locked_until and t.locked_until > now:
-            wait = t.locked_until - now
-            seconds = int(wait.total_seconds()) + 1
-            if key.startswith("ip:") and t.failures >= policy.lock_failures:
-                raise TooManyAttempts("ip_locked", minutes=(seconds + 59) // 60)
-            if t.failures >= policy.lock_failures:
-                raise TooManyAttempts("login_locked", minutes=(seconds + 59) // 60)
-            raise TooManyAttempts("login_slow_down", seconds=seconds)
-
-
-def _note_failure(keys, now: datetime) -> None:
-    for key, policy in keys:
-        t = db.session.get(LoginThrottle, key)
-        if t is None or now - t.window_start > policy.window:
-            if t is None:
-                t = LoginThrottle(key=key, failures=0, window_start=now, last_failure_at=now)
-                db.session.add(t)
-            t.failures, t.window_start, t.locked_until = 0, now, None
-        t.failures += 1
-        t.last_failure_at = now
-        if t.failures >= policy.lock_failures:
-            t.locked_until = now + policy.lockout
-        elif t.failures >= policy.free_failures:
-            delay = policy.base_delay * (2 ** (t.failures - policy.free_failures))
-            t.locked_until = now + min(delay, policy.lockout)
-    db.session.flush()
-
-
-def _clear_account_throttle(login: str) -> None:
-    db.session.execute(sa.delete(LoginThrottle).where(
-        LoginThrottle.key == "acct:" + login.strip().lower()[:150]))
-
-
 class LoginFailed(DomainError):
     """A refused sign-in whose failure count must still be committed."""
     http_status = 401
@@ -153,15 +93,15 @@ def authenticate(login: str, password: str, *, ip: str | None, now: datetime) ->
     Raises LoginFailed (the caller commits the failure count) or TooManyAttempts.
     """
     login = (login or "").strip()[:150]
-    keys = _throttle_keys(login, ip)
-    _check_not_locked(keys, now)
+    keys = throttle.throttle_keys(login, ip)
+    throttle.check_not_locked(keys, now)
     user = find_user_by_login(login)
     if user is None or not verify_password(user.password_hash, password or ""):
-        _note_failure(keys, now)
+        throttle.note_failure(keys, now)
         raise LoginFailed("login_failed")
     if not user.active:
         raise LoginFailed("login_inactive")
-    _clear_account_throttle(login)
+    throttle.clear_account(login)
     user.last_login_at = now
     db.session.flush()
     return user
@@ -449,8 +389,8 @@ def reset_password(origin: Origin, user: User, new_password: str | None = None) 
     user.must_change_password = True
     user.session_nonce = new_session_nonce()
     revoke_all_tokens(user, now=origin.now)
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key.in_(
-        ["acct:" + (user.phone or "").lower(), "acct:" + (user.username or "").lower()])))
+    for login in filter(None, (user.phone, user.username)):
+        throttle.clear_account(login)
     db.session.flush()
     record(origin, "user.reset_password", "user", user.id, f"重置用户 {user.name} 的密码",
            unit_path=user.unit.path)

@@ -6,6 +6,7 @@ import pytest
 from lms.accounts import services
 from lms.accounts.models import ApiToken, LoginThrottle, Role
 from lms.db import utcnow
+from lms.errors import TooManyAttempts
 from tests.factories import PASSWORD, make_unit, make_user
 from lms.org.models import UnitKind
 
@@ -98,19 +99,19 @@ def test_throttle_doubles_then_locks_and_expires(db):
     for _ in range(5):
         with pytest.raises(services.LoginFailed):
             services.authenticate("13911110005", "bad-pass1", ip=None, now=t)
-    with pytest.raises(services.TooManyAttempts) as exc:
+    with pytest.raises(TooManyAttempts) as exc:
         services.authenticate("13911110005", PASSWORD, ip=None, now=t + timedelta(seconds=10))
     assert exc.value.code == "login_slow_down"
     t += timedelta(seconds=31)  # each wait over, the next failure doubles it: 60, 120, 240, 480 s
     for wait in (60, 120, 240, 480):
         with pytest.raises(services.LoginFailed):
             services.authenticate("13911110005", "bad-pass1", ip=None, now=t)
-        with pytest.raises(services.TooManyAttempts):
+        with pytest.raises(TooManyAttempts):
             services.authenticate("13911110005", "bad-pass1", ip=None, now=t + timedelta(seconds=wait - 2))
         t += timedelta(seconds=wait + 1)
     with pytest.raises(services.LoginFailed):
         services.authenticate("13911110005", "bad-pass1", ip=None, now=t)  # the 10th
-    with pytest.raises(services.TooManyAttempts) as exc:
+    with pytest.raises(TooManyAttempts) as exc:
         services.authenticate("13911110005", PASSWORD, ip=None, now=t + timedelta(minutes=14))
     assert exc.value.code == "login_locked"
     user = services.authenticate("13911110005", PASSWORD, ip=None, now=t + timedelta(minutes=16))
@@ -123,7 +124,7 @@ def test_one_address_guessing_many_accounts_is_slowed(db):
     for i in range(20):
         with pytest.raises(services.LoginFailed):
             services.authenticate(f"nobody{i}", "bad-pass1", ip="203.0.113.9", now=t)
-    with pytest.raises(services.TooManyAttempts):
+    with pytest.raises(TooManyAttempts):
         services.authenticate("someone", "bad-pass1", ip="203.0.113.9", now=t)
     # another address is not affected
     with pytest.raises(services.LoginFailed):
