@@ -130,3 +130,8 @@ class AuditFilterForm(ChineseForm):
     until = DateField("结束日期", validators=[Optional()])
     q = SearchField("关键词", validators=[Optional(), Length(max=50)],
                     render_kw={"placeholder": "操作内容中的文字"})
+
+
+class ImportConfirmForm(FlaskForm):
+    password = PasswordField("统一初始密码（可不填）", validators=[
+        Optional(), Length(max=128, message="密码不能超过 128 位。")])

@@ -7,12 +7,9 @@ from urllib.parse import quote
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template,
                    request, url_for)
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import Length, Optional
 
 from lms.accounts import imports
-from lms.accounts.forms import ImportUploadForm
+from lms.accounts.forms import ImportConfirmForm, ImportUploadForm
 from lms.accounts.models import CadreType, EnterpriseType, ImportStatus, Role
 from lms.accounts.services import (CADRE_TYPE_LABELS, ENTERPRISE_TYPE_LABELS, ROLE_LABELS,
                                    UserFilter)
@@ -27,11 +24,6 @@ bp = Blueprint("imports", __name__, url_prefix="/admin/imports", template_folder
 IMPORTS_PER_PAGE = 20
 ROWS_PER_PAGE = 50
 #: where a generated initial password waits to be shown once on the result page
-
-
-class ImportConfirmForm(FlaskForm):
-    password = PasswordField("统一初始密码（可不填）", validators=[
-        Optional(), Length(max=128, message="密码不能超过 128 位。")])
 
 
 def _attachment(data: bytes, filename: str, fallback: str) -> Response:
