@@ -35,6 +35,14 @@ def subtree_ids_query(unit: Unit):
     return sa.select(Unit.id).where(subtree_condition(unit.path))
 
 
+KIND_ORDER = {kind: rank for rank, kind in enumerate(UnitKind)}
+
+
+def _tree_order(unit: Unit):
+    """Siblings: 功能区, 街镇, 系统工会, 直属单位, 基层工会, then the set order, then the name."""
+    return (KIND_ORDER[unit.kind], unit.sort_order, unit.name)
+
+
 def list_tree(root: Unit | None = None, *, include_inactive: bool = True) -> list[Unit]:
     """Units in depth-first order (by path of sort order and name), optionally one subtree."""
     stmt = sa.select(Unit)
@@ -51,7 +59,7 @@ def list_tree(root: Unit | None = None, *, include_inactive: bool = True) -> lis
     ordered: list[Unit] = []
 
     def walk(parent_id):
-        for child in sorted(by_parent.get(parent_id, []), key=lambda u: (u.sort_order, u.name)):
+        for child in sorted(by_parent.get(parent_id, []), key=_tree_order):
             ordered.append(child)
             walk(child.id)
 
