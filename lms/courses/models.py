@@ -49,6 +49,9 @@ class Course(TimestampMixin, db.Model):
     title: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     #: sanitised HTML
     summary_html: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    #: what the author typed (Markdown with a safe subset of HTML); summary_html is made from it
+    summary_source: Mapped[str] = mapped_column(sa.Text, nullable=False, default="",
+                                                server_default="")
     module: Mapped[CourseModule] = mapped_column(enum_column(CourseModule, name="course_module"),
                                                  nullable=False, index=True)
     #: a topic within the module, e.g. 工会法, 集体协商
@@ -105,6 +108,9 @@ class Lesson(TimestampMixin, db.Model):
     position: Mapped[int] = mapped_column(nullable=False, default=0)
     #: sanitised HTML: the text of a document lesson, notes under a video
     body_html: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    #: what the author typed (Markdown with a safe subset of HTML); body_html is made from it
+    body_source: Mapped[str] = mapped_column(sa.Text, nullable=False, default="",
+                                             server_default="")
     #: the video, audio or PDF shown by this lesson
     media_asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id"), nullable=True)
     duration_seconds: Mapped[int] = mapped_column(nullable=False, default=0)
@@ -152,3 +158,18 @@ class CourseAudience(db.Model):
 
     course: Mapped[Course] = relationship(back_populates="audiences")
     unit: Mapped[Unit | None] = relationship()
+
+
+class CourseVisit(db.Model):
+    """A learner opened a lesson page of a published course: "started" counts these rows
+    (one per learner and course) until play sessions (progress) take over."""
+
+    __tablename__ = "course_visits"
+    __table_args__ = (sa.UniqueConstraint("user_id", "course_id", name="uq_course_visits_user_id_course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("courses.id", ondelete="CASCADE"),
+                                           nullable=False, index=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
