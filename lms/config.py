@@ -73,6 +73,9 @@ class Config:
         self.UPLOAD_EXPIRY_HOURS = _int("LMS_UPLOAD_EXPIRY_HOURS", 48)
         self.WTF_CSRF_TIME_LIMIT = None  # the session's own idle expiry bounds the token
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            # one pooled connection per web thread, so that load never opens new backends
+            self.SQLALCHEMY_ENGINE_OPTIONS.update(pool_size=self.WEB_THREADS, max_overflow=4)
         self.TESTING = False
         # flask-smorest / OpenAPI
         self.API_TITLE = "滨海新区工会干部教育培训在线学习平台 API"

@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from lms import create_app
+from lms.accounts import identity
 from lms.accounts import services as account_services
 from lms.config import TestConfig
 from lms.db import write_intent
@@ -94,6 +95,7 @@ def db(app):
         finally:
             ext_db.session.remove()
             ext_db.session = original
+            identity.forget_all()  # ids are reused once the transaction is rolled back
             outer.rollback()
             connection.close()
 
@@ -154,6 +156,7 @@ def committed(app):
         yield ext_db
         ext_db.session.rollback()
     wipe(app)
+    identity.forget_all()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Accounts: users, cadre profiles, roles, tokens, sign-in throttling, the audit log, imports."""
+from lms.accounts.identity import load_session_user
 from lms.accounts.audit import AuditFilter, Origin, audit_query, record
 from lms.accounts.models import (ApiToken, AuditEntry, CadreImport, CadreProfile, CadreType,
                                  EnterpriseType, Gender, ImportStatus, LoginThrottle, Role,
@@ -11,7 +12,7 @@ from lms.accounts.services import (CADRE_TYPE_LABELS, ENTERPRISE_TYPE_LABELS, GE
                                    ROLE_LABELS, LoginFailed, UserData, UserFilter, authenticate,
                                    change_password, create_unit, create_user, delete_unit,
                                    get_user, grant_role, hash_password, issue_token,
-                                   load_session_user, move_unit, rename_unit, reset_password,
+                                   move_unit, rename_unit, reset_password,
                                    revoke_role, revoke_token, set_unit_active, set_user_active,
                                    units_in_scope, update_user, user_id_for_token, users_query,
                                    verify_password)

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import selectinload
 
 from lms import org
-from lms.accounts import throttle
+from lms.accounts import identity, throttle
 from lms.accounts.audit import AuditFilter, Origin, audit_query, record
 from lms.accounts.models import (ApiToken, AuditEntry, CadreProfile, CadreType, EnterpriseType,
                                  Gender, Role, RoleGrant, User, new_session_nonce)
@@ -121,18 +121,6 @@ def change_password(user: User, current: str, new: str, *, now: datetime) -> Use
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's loader: "<id>:<nonce>"; a changed nonce ends the session."""
-    try:
-        user_id, nonce = session_id.split(":", 1)
-        user = db.session.get(User, int(user_id))
-    except (ValueError, AttributeError):
-        return None
-    if user is None or not user.active or not secrets.compare_digest(user.session_nonce, nonce):
-        return None
-    return user
-
-
 # ---------------------------------------------------------------- API tokens
 
 def _token_digest(raw: str) -> str:
@@ -146,6 +134,13 @@ def issue_token(user: User, *, now: datetime, ttl: timedelta, label: str = "api"
     db.session.add(token)
     db.session.flush()
     return raw, token
+
+
+def user_for_token(raw: str, *, now: datetime) -> User | None:
+    """The API caller: the active user behind an unexpired, unrevoked token."""
+    if not raw or len(raw) > 200:
+        return None
+    return identity.user_for_token(_token_digest(raw), now=now)
 
 
 def user_id_for_token(raw: str, *, now: datetime) -> int | None:
@@ -338,6 +333,7 @@ def update_user(origin: Origin, user: User, data: UserData) -> User:
     db.session.flush()
     after = _audited_fields(user)
     changed = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    identity.touch(user, origin.now)  # cached sign-ins must see the change
     record(origin, "user.update", "user", user.id, f"修改用户 {name}", unit_path=unit.path,
            details={"changed": changed})
     return user
@@ -437,6 +433,7 @@ def grant_role(origin: Origin, user: User, role: Role, unit_id: int | None = Non
         raise NotFound("unit_not_found")
     grant = _grant(origin.actor, user, role, unit)
     where = f"（{unit.name}）" if grant.unit else ""
+    identity.touch(user, origin.now)  # cached sign-ins must see the change
     record(origin, "role.grant", "user", user.id, f"授予 {user.name} {ROLE_LABELS[role]}{where}",
            unit_path=user.unit.path, details={"role": role.value, "unit_id": grant.unit_id})
     return grant
@@ -463,6 +460,7 @@ def revoke_role(origin: Origin, user: User, grant_id: int) -> Role:
     label, unit_id = ROLE_LABELS[grant.role], grant.unit_id
     user.role_grants.remove(grant)
     db.session.flush()
+    identity.touch(user, origin.now)  # cached sign-ins must see the change
     record(origin, "role.revoke", "user", user.id, f"取消 {user.name} 的{label}角色",
            unit_path=user.unit.path, details={"role": grant.role.value, "unit_id": unit_id})
     return grant.role

@@ -5,11 +5,10 @@ from functools import wraps
 
 from flask import Flask, g, request
 
-from lms.accounts.models import User
-from lms.accounts.services import user_id_for_token
+from lms.accounts.services import user_for_token
 from lms.db import utcnow
 from lms.errors import Unauthenticated
-from lms.extensions import api, csrf, db
+from lms.extensions import api, csrf
 
 BEARER = "Bearer "
 SECURITY = [{"bearerAuth": []}]
@@ -24,10 +23,10 @@ def token_required(view):
     """Authenticate the caller by bearer token (one indexed query); sets g.api_user."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        user_id = user_id_for_token(bearer_token() or "", now=utcnow())
-        if user_id is None:
+        user = user_for_token(bearer_token() or "", now=utcnow())
+        if user is None:
             raise Unauthenticated("token_invalid")
-        g.api_user = db.session.get(User, user_id)
+        g.api_user = user
         return view(*args, **kwargs)
     return wrapped
 

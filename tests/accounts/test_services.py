@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from lms.accounts import identity
 from lms.accounts import services
 from lms.accounts.audit import Origin
 from lms.accounts.models import AuditEntry, CadreType, EnterpriseType, Gender, Role, User
@@ -211,7 +212,7 @@ def test_deactivation_ends_sessions_and_revokes_tokens(tree, admin, now):
     assert services.user_id_for_token(raw, now=now) == user.id
     services.set_user_active(as_(admin, now), user, False)
     assert not user.active and user.session_nonce != nonce
-    assert services.load_session_user(f"{user.id}:{nonce}") is None
+    assert identity.load_session_user(f"{user.id}:{nonce}") is None
     assert services.user_id_for_token(raw, now=now) is None
     [entry] = audit("user.deactivate")
     assert entry.actor_id == admin.id and entry.ip == "192.0.2.7"
