@@ -13,6 +13,7 @@ from lms.accounts import import_views
 from lms.accounts import imports as account_imports  # noqa: F401  (registers its jobs)
 from lms.accounts import jobs as account_jobs  # noqa: F401  (registers its jobs)
 from lms.media import jobs as media_jobs  # noqa: F401
+from lms.search import jobs as search_jobs  # noqa: F401
 from lms.accounts import views as account_views
 from lms.api import init_api, register_api_blueprint
 from lms.config import ROOT, Config

@@ -193,6 +193,13 @@ MESSAGES: dict[str, str] = {
     "content_media_failed": "媒体文件 {file} 处理失败：{reason}",
     "content_ffmpeg_missing": "找不到 ffmpeg，无法生成演示视频。",
     # -- search: add new codes below this line --
+    "search_unknown_type": "没有名为“{name}”的索引类型（可选：{choices}）。",
+    "search_rebuild_running": "本机已有一个索引重建正在运行，请等它结束后再试。",
+    "search_rebuild_label": "重建索引",
+    "search_rebuilt": "已重建 {types} 的索引：{count} 篇文档，用时 {seconds} 秒。",
+    "search_status_cursor": "本机游标 {name}：已处理到第 {cursor} 条变更。",
+    "search_status_line": "{type}：索引中 {documents} 篇文档，待处理变更 {pending} 条。",
+    "search_status_no_index": "{type}：尚未建立索引（运行 lms search rebuild），待处理变更 {pending} 条。",
     # -- imports and exports: add new codes below this line --
     "import_file_empty": "上传的文件是空的（0 字节），请选择填写好的 Excel 文件。",
     "import_old_xls": "这是旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。",
