@@ -33,6 +33,9 @@ MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "nl2br"]
 
 _HEADING_UP = re.compile(r"<(/?)h1(?=[\s>])", re.IGNORECASE)
 _HEADING_DOWN = re.compile(r"<(/?)h[56](?=[\s>])", re.IGNORECASE)
+#: where words of neighbouring blocks would run together once the tags are gone
+_BLOCK_END = re.compile(r"<(?:/(?:p|li|h[1-6]|blockquote|tr|td|th|pre|caption)|br\s*/?)\s*>",
+                        re.IGNORECASE)
 
 
 def _site_path(value: str) -> bool:
@@ -92,7 +95,7 @@ def plain_text(html: str | None) -> str:
     """The text of sanitised HTML (for search documents and summaries), whitespace collapsed."""
     if not html:
         return ""
-    text = nh3.clean(html, tags=set())
+    text = nh3.clean(_BLOCK_END.sub(" ", html), tags=set())
     text = (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             .replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&"))
     return re.sub(r"\s+", " ", text).strip()

@@ -119,6 +119,8 @@ class Lesson(TimestampMixin, db.Model):
     published: Mapped[bool] = mapped_column(nullable=False, default=False)
 
     chapter: Mapped[Chapter] = relationship(back_populates="lessons")
+    #: the lesson's course (course_id is kept equal to chapter.course_id by the services)
+    course: Mapped[Course] = relationship(foreign_keys=[course_id])
     media_asset: Mapped[MediaAsset | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="lesson", cascade="all, delete-orphan", order_by="Attachment.id")
