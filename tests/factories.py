@@ -43,3 +43,59 @@ def make_user(*, unit: Unit | None = None, roles=(Role.LEARNER,), name: str | No
     db.session.add(user)
     db.session.flush()
     return user
+
+
+# ---------------------------------------------------------------- courses (make_course, make_lesson)
+# (imported here, beside the factories that use them: this section is the courses')
+from datetime import datetime, timezone  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from lms.courses.models import (Chapter, Course, CourseModule, CourseStatus, Lesson,  # noqa: E402
+                                LessonKind, TeachingForm)
+from lms.media.models import AssetKind, AssetStatus, MediaAsset  # noqa: E402
+
+
+def make_course(*, owner: User | None = None, title: str | None = None, module=None, topic: str | None = None,
+                teaching_form=None, published: bool = True, instructor: User | None = None,
+                instructor_name: str | None = None, nominal_hours: str = "1.0",
+                duration_seconds: int = 600, summary_html: str = "<p>课程简介</p>"):
+    """A course with one empty chapter, published (with published_at) unless told otherwise.
+    Rows only: no search change is recorded (use lms.courses.services for that)."""
+    n = next(_seq)
+    course = Course(
+        title=title or f"测试课程{n}", module=module or CourseModule.THEORY, topic=topic,
+        teaching_form=teaching_form or TeachingForm.LECTURE, owner_id=owner.id if owner else None,
+        instructor_id=instructor.id if instructor else None,
+        instructor_name=instructor.name if instructor else (instructor_name or "测试讲师"),
+        status=CourseStatus.PUBLISHED if published else CourseStatus.DRAFT,
+        published_at=datetime(2026, 11, 1, tzinfo=timezone.utc) if published else None,
+        nominal_hours=Decimal(nominal_hours), duration_seconds=duration_seconds,
+        summary_html=summary_html)
+    course.chapters.append(Chapter(title="第一章", position=0))
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def make_asset(*, kind=None, status=None, duration: float | None = 12.0, owner: User | None = None,
+               name: str = "lecture.mp4"):
+    """A media asset row without files (for rules that only read its state)."""
+    asset = MediaAsset(kind=kind or AssetKind.VIDEO, status=status or AssetStatus.READY,
+                       original_name=name, owner_id=owner.id if owner else None,
+                       duration_seconds=duration, size=1000)
+    db.session.add(asset)
+    db.session.flush()
+    return asset
+
+
+def make_lesson(course, *, kind=None, title: str | None = None, published: bool = True,
+                body_html: str = "<p>正文</p>", asset=None, duration_seconds: int = 0, chapter=None):
+    """A lesson at the end of the course's first chapter (or `chapter`)."""
+    chapter = chapter or course.chapters[0]
+    lesson = Lesson(course_id=course.id, chapter=chapter, title=title or f"测试课时{next(_seq)}",
+                    kind=kind or LessonKind.DOCUMENT, position=len(chapter.lessons),
+                    body_html=body_html, body_source="正文", media_asset=asset,
+                    duration_seconds=duration_seconds, published=published)
+    db.session.add(lesson)
+    db.session.flush()
+    return lesson
