@@ -1,6 +1,7 @@
 """`lms search ...`: the Whoosh index."""
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -23,9 +24,16 @@ def rebuild_command(doc_type: str | None) -> None:
         raise click.BadParameter(render("search_unknown_type", name=doc_type,
                                         choices="、".join(known)), param_hint="--type")
     bar = None
+    shown = [-1]
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
+        if not _interactive():  # a log: a line per tenth
+            tenth = done * 10 // max(total, 1)
+            if tenth != shown[0]:
+                shown[0] = tenth
+                click.echo(f"{render('search_rebuild_label')} {done}/{total}")
+            return
         if bar is None:
             bar = click.progressbar(length=max(total, 1), label=render("search_rebuild_label"),
                                     show_pos=True, show_eta=True)
@@ -42,6 +50,10 @@ def rebuild_command(doc_type: str | None) -> None:
             bar.__exit__(None, None, None)
     click.echo(render("search_rebuilt", types=doc_type or "、".join(known), count=count,
                       seconds=f"{time.monotonic() - started:.1f}"))
+
+
+def _interactive() -> bool:
+    return sys.stdout.isatty()
 
 
 @search_cli.command("status")

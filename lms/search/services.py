@@ -70,6 +70,8 @@ MAX_BODY_CHARS = 200_000
 #: change rows older than this and below every cursor are deleted by the tailer
 KEEP_CHANGES = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 600
+#: a cursor not moved for this long is not waited for by pruning
+ABANDONED_CURSOR = timedelta(days=30)
 #: idle searchers kept per index and process
 POOL_SIZE = 16
 
@@ -514,15 +516,18 @@ def _apply(index_dir: Path, documents: dict[str, dict[int, Document | None]]) ->
 
 
 def _maybe_prune(name: str, now: datetime) -> None:
-    """Delete change rows older than KEEP_CHANGES that every cursor has passed. The newest row
-    always stays: SQLite numbers a new row max(id) + 1, and an empty table would start again at
-    1, below the cursors."""
+    """Delete change rows older than KEEP_CHANGES that every live cursor has passed (a cursor
+    that has not moved for ABANDONED_CURSOR is a host gone for good: it would need a rebuild
+    anyway). The newest row always stays: SQLite numbers a new row max(id) + 1, and an empty
+    table would start again at 1, below the cursors."""
     last = _LAST_PRUNE.get(name)
     if last is not None and time.monotonic() - last < PRUNE_EVERY_SECONDS:
         return
     _LAST_PRUNE[name] = time.monotonic()
     with write_intent(True):
-        lowest = db.session.execute(sa.select(sa.func.min(IndexCursor.last_change_id))).scalar()
+        lowest = db.session.execute(
+            sa.select(sa.func.min(IndexCursor.last_change_id))
+            .where(IndexCursor.updated_at >= now - ABANDONED_CURSOR)).scalar()
         newest = db.session.execute(sa.select(sa.func.max(SearchChange.id))).scalar()
         if lowest and newest:
             db.session.execute(sa.delete(SearchChange).where(
@@ -658,9 +663,9 @@ def status() -> list[IndexStatus]:
 # -- readers -----------------------------------------------------------------------------------
 
 class _Readers:
-    """Searchers of one index version, pooled per process: a thread takes one, brings it up to
-    date if the index has changed (refresh), searches, and gives it back. A Whoosh searcher
-    is not shared by two threads at once."""
+    """Searchers of one index version, pooled per process: a thread takes one (a new one if
+    the index has changed since it was opened), searches, and gives it back. A Whoosh searcher
+    is never used by two threads at once."""
 
     def __init__(self, version: Path):
         self.version = version
@@ -672,11 +677,13 @@ class _Readers:
     def take(self):
         with self.lock:
             searcher = self.idle.pop() if self.idle else None
-        if searcher is None:
-            return self.ix.searcher()
-        if not searcher.up_to_date():
-            searcher = searcher.refresh()
-        return searcher
+        if searcher is not None and not searcher.up_to_date():
+            # Not searcher.refresh(): it reuses the segment readers it had, and a reused
+            # segment keeps its old set of deleted documents (edits and deletions would
+            # reappear). A new searcher costs a few milliseconds, once per index change.
+            searcher.close()
+            searcher = None
+        return searcher if searcher is not None else self.ix.searcher()
 
     def give(self, searcher) -> None:
         with self.lock:
