@@ -15,9 +15,10 @@ ngram (1–2 character n-grams of title, body and tags), and one exact ID field 
 of the type. The n-gram fields are declared with NgramAnalyzer(1, 2); documents hand them the
 grams ready-made by _grams() (per run of word characters, so no grams of punctuation).
 
-A query term matches a document when its jieba words are all in the title, the tags or the
-body, or when all its n-grams are in the title or anywhere (so 锁 finds 死锁 although jieba
-keeps 死锁 as one word); the word matches weigh more. Whitespace-separated terms are AND-ed.
+A query term matches a document when its n-grams are all in the title or anywhere (so 锁
+finds 死锁 although jieba keeps 死锁 as one word), or, when jieba keeps the term as one word,
+when that word is in the title, the tags or the body; word matches weigh more (title most).
+Whitespace-separated terms are AND-ed.
 """
 from __future__ import annotations
 
@@ -705,8 +706,14 @@ _READERS_LOCK = threading.Lock()
 
 
 def _readers_for(link: Path) -> _Readers | None:
-    version = _current_version(link)
+    """The pool for the version the type's symlink points at now (one readlink per query;
+    a new version is checked and opened once)."""
     key = str(link)
+    with _READERS_LOCK:
+        readers = _READERS.get(key)
+    if readers is not None and readers.version == Path(os.path.realpath(link)):
+        return readers
+    version = _current_version(link)
     with _READERS_LOCK:
         readers = _READERS.get(key)
         if version is None:
@@ -783,25 +790,32 @@ def _terms(text: str | None) -> list[str]:
 
 
 def _term_query(term: str) -> tuple[wq.Query | None, list[str]]:
-    """One term: its jieba words in title, tags or body (boosted) OR its n-grams in the title
-    or anywhere. Returns the query and the strings to highlight."""
+    """One term. When jieba keeps it as one word: that word in the title, tags or body
+    (boosted) OR its n-grams in the title or anywhere. When jieba splits it (集体协商 → 集体,
+    协商): its n-grams decide (the words could be far apart), and the words only add to the
+    score. Returns the query and the strings to highlight."""
     words = [t.text for t in _WORDS(term, mode="query")]
     words = list(dict.fromkeys(w for w in words if w))
-    parts: list[wq.Query] = []
-    if words:
-        for fieldname, boost in (("title", BOOST_TITLE), ("tags", BOOST_TAGS),
-                                 ("body", BOOST_BODY)):
-            terms = [wq.Term(fieldname, w) for w in words]
-            parts.append(wq.And(terms, boost=boost) if len(terms) > 1
-                         else wq.Term(fieldname, words[0], boost=boost))
     grams = _query_grams(term)
-    if grams:
-        for fieldname, boost in (("title_ng", BOOST_TITLE_NG), ("ngram", BOOST_NGRAM)):
-            parts.append(wq.Term(fieldname, grams[0], boost=boost) if len(grams) == 1
-                         else wq.And([wq.Term(fieldname, g) for g in grams], boost=boost))
+    gram_parts = [wq.Term(fieldname, grams[0], boost=boost) if len(grams) == 1
+                  else wq.And([wq.Term(fieldname, g) for g in grams], boost=boost)
+                  for fieldname, boost in (("title_ng", BOOST_TITLE_NG), ("ngram", BOOST_NGRAM))
+                  ] if grams else []
+    word_fields = (("title", BOOST_TITLE), ("tags", BOOST_TAGS), ("body", BOOST_BODY))
+    if len(words) > 1 and gram_parts:
+        boosters = [wq.Or([wq.Term(fieldname, w) for w in words], boost=boost)
+                    for fieldname, boost in word_fields]
+        return wq.AndMaybe(wq.Or(gram_parts), wq.Or(boosters)), [term, *words]
+    if len(words) > 1:  # no n-grams (cannot happen for text with word characters)
+        word_parts = [wq.And([wq.Term(fieldname, w) for w in words], boost=boost)
+                      for fieldname, boost in word_fields]
+    else:
+        word_parts = [wq.Term(fieldname, words[0], boost=boost)
+                      for fieldname, boost in word_fields] if words else []
+    parts = word_parts + gram_parts
     if not parts:
         return None, []
-    return wq.Or(parts), [term, *words]
+    return (wq.Or(parts) if len(parts) > 1 else parts[0]), [term, *words]
 
 
 def _filter_query(doc_type: DocType, filters: dict | None) -> tuple[wq.Query | None, bool]:
