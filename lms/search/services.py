@@ -447,6 +447,7 @@ def tail(now: datetime, *, batch: int = 500) -> int:
         cursor = _get_cursor(name)
         read_from = cursor
         moving = True
+        done = _applied_above_cursor(name, index_dir)
         while True:
             with write_intent(False):
                 rows, snapshot = _read_changes(read_from, batch)
@@ -456,23 +457,40 @@ def tail(now: datetime, *, batch: int = 500) -> int:
                 ids = [row[0] for row in rows]
                 reached = _advance(name, cursor, ids, snapshot) if moving else cursor
                 moving = moving and reached == ids[-1]
-                documents = _load_changed(rows)
+                documents = _load_changed([row for row in rows if row[0] not in done])
                 db.session.commit()  # only reads so far: ends the reading transaction
             try:
                 applied += _apply(index_dir, documents)
             except LockError:  # Whoosh's own lock: a writer that bypassed ours; next time
                 log.warning("search: an index is locked by a writer outside the tailer")
                 break
+            done = _applied_above_cursor(name, index_dir)
+            done.update(ids)
             if reached != cursor:
                 with write_intent(True):
                     _set_cursor(name, reached, now)
                     db.session.commit()
                 cursor = reached
+                done.difference_update([i for i in done if i <= cursor])
             read_from = ids[-1]
             if len(rows) < batch:
                 break
         _maybe_prune(name, now)
     return applied
+
+
+#: per cursor: (the index versions, change ids above the cursor already applied to them).
+#: While a gap holds the cursor back (PostgreSQL), the changes after it are not applied again
+#: every tick; a rebuild's new versions (from any process) start the set afresh.
+_APPLIED: dict[str, tuple[tuple[str, ...], set[int]]] = {}
+
+
+def _applied_above_cursor(name: str, index_dir: Path) -> set[int]:
+    versions = tuple(os.path.realpath(index_dir / t) for t in registered_doc_types())
+    state = _APPLIED.get(name)
+    if state is None or state[0] != versions:
+        state = _APPLIED[name] = (versions, set())
+    return state[1]
 
 
 def _load_changed(rows) -> dict[str, dict[int, Document | None]]:
