@@ -823,7 +823,7 @@ def _term_query(term: str) -> tuple[wq.Query | None, list[str]]:
     if len(words) > 1 and gram_parts:
         boosters = [wq.Or([wq.Term(fieldname, w) for w in words], boost=boost)
                     for fieldname, boost in word_fields]
-        return wq.AndMaybe(wq.Or(gram_parts), wq.Or(boosters)), [term, *words]
+        return wq.AndMaybe(wq.Or(gram_parts), wq.Or(boosters)), [term]  # mark the phrase
     if len(words) > 1:  # no n-grams (cannot happen for text with word characters)
         word_parts = [wq.And([wq.Term(fieldname, w) for w in words], boost=boost)
                       for fieldname, boost in word_fields]

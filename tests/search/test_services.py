@@ -191,6 +191,11 @@ def test_highlights_mark_matches_and_escape_everything_else(app, db):
         assert "<mark>法</mark>" in q("法").hits[0].highlights["title"]
         assert "<mark>SCRIPT</mark>" not in q("SCRIPT").hits[0].highlights["title"]
         assert "<mark>script</mark>" in q("SCRIPT").hits[0].highlights["title"]
+    index(app, {21: doc("集体协商实务：从要约到签订集体合同", "")})
+    with app.app_context():
+        # jieba splits 集体协商 into 集体 and 协商: the phrase is marked, not 集体 on its own
+        title = q("集体协商").hits[0].highlights["title"]
+        assert title == "<mark>集体协商</mark>实务：从要约到签订集体合同"
 
 
 HOSTILE = [
