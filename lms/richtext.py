@@ -29,10 +29,14 @@ LINK_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "noopener noreferrer nofollow"
 #: same-site paths an <img> may load from (the pages' CSP allows images from 'self' only)
 IMAGE_PATHS = ("/media/", "/courses/")
-MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "nl2br"]
+MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "sane_lists"]
 
 _HEADING_UP = re.compile(r"<(/?)h1(?=[\s>])", re.IGNORECASE)
 _HEADING_DOWN = re.compile(r"<(/?)h[56](?=[\s>])", re.IGNORECASE)
+#: a line break inside a paragraph between two CJK characters (or CJK punctuation): in Chinese
+#: it is no space, so the lines are joined
+_CJK_BREAK = re.compile(r"(?<=[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef])[ \t]*\n[ \t]*"
+                        r"(?=[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef])")
 #: where words of neighbouring blocks would run together once the tags are gone
 _BLOCK_END = re.compile(r"<(?:/(?:p|li|h[1-6]|blockquote|tr|td|th|pre|caption)|br\s*/?)\s*>",
                         re.IGNORECASE)
@@ -88,7 +92,7 @@ def render_markdown(source: str | None) -> str:
     if not source or not source.strip():
         return ""
     html = markdown.markdown(source, extensions=MARKDOWN_EXTENSIONS, output_format="html")
-    return sanitize_html(html)
+    return _CJK_BREAK.sub("", sanitize_html(html))
 
 
 def plain_text(html: str | None) -> str:

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-import nh3
 import sqlalchemy as sa
+from markupsafe import escape
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from lms import search
 from lms.accounts.models import CadreType, Role, RoleGrant, User
@@ -116,6 +116,12 @@ def format_duration(seconds: int | float | None) -> str:
         return f"{minutes} 分钟"
     hours, rest = divmod(minutes, 60)
     return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
+
+
+def format_hours(hours) -> str:
+    """学时 without a useless ".0": "2", "1.5"."""
+    value = Decimal(str(hours or 0)).quantize(Decimal("0.1"))
+    return str(value.to_integral_value()) if value == value.to_integral_value() else str(value)
 
 
 def format_clock(seconds: int | float | None) -> str:
@@ -656,7 +662,7 @@ class CataloguePage:
     total: int
     page: int
     per_page: int
-    #: course id -> highlighted title (safe HTML from the search index) for keyword searches
+    #: course id -> the title with the query's words in <mark> (escaped HTML), keyword searches
     highlights: dict[int, str] = field(default_factory=dict)
     required_ids: set[int] = field(default_factory=set)
 
@@ -681,25 +687,47 @@ class CataloguePage:
         return self.page + 1
 
 
-def _highlight_html(hit) -> str | None:
-    """The title with the matched words in <mark>, from the search hit (the index escapes the
-    rest; only <mark> is let through here all the same)."""
-    marked = (hit.highlights or {}).get("title")
-    return nh3.clean(marked, tags={"mark"}, attributes={}) if marked else None
+def mark_terms(title: str, text: str) -> str | None:
+    """The title as HTML with each occurrence of the query's terms in <mark> (everything else
+    escaped); None when no term occurs in it (the match was in the summary or lessons)."""
+    terms = [t for t in {t.strip().lower() for t in (text or "").split()} if t]
+    lowered = title.lower()
+    spans = []
+    for term in terms:
+        start = lowered.find(term)
+        while start >= 0:
+            spans.append((start, start + len(term)))
+            start = lowered.find(term, start + len(term))
+    if not spans:
+        return None
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out.append(str(escape(title[at:start])))
+        out.append(f"<mark>{escape(title[start:end])}</mark>")
+        at = end
+    out.append(str(escape(title[at:])))
+    return "".join(out)
 
 
-def _search_hits(text: str, filters: dict) -> list:
-    """Up to MAX_SEARCH_HITS hits in relevance order (the index pages by SEARCH_PAGE)."""
-    hits: list = []
+def _search_ids(text: str, filters: dict) -> list[int]:
+    """Up to MAX_SEARCH_HITS course ids in relevance order (the index pages by SEARCH_PAGE;
+    no highlighting there: only the titles shown are marked, by mark_terms)."""
+    ids: list[int] = []
     page = 1
-    while len(hits) < MAX_SEARCH_HITS:
+    while len(ids) < MAX_SEARCH_HITS:
         result = search.query(DOC_TYPE, text, filters=filters, page=page, per_page=SEARCH_PAGE,
-                              highlight=True)
-        hits.extend(result.hits)
-        if not result.hits or len(hits) >= result.total:
+                              highlight=False)
+        ids.extend(hit.doc_id for hit in result.hits)
+        if not result.hits or len(ids) >= result.total:
             break
         page += 1
-    return hits[:MAX_SEARCH_HITS]
+    return ids[:MAX_SEARCH_HITS]
 
 
 def catalogue(viewer: User, flt: CatalogueFilter, *, page: int, per_page: int,
@@ -708,7 +736,8 @@ def catalogue(viewer: User, flt: CatalogueFilter, *, page: int, per_page: int,
     search through the search index, whose ids are then filtered here: the database decides
     what the viewer sees)."""
     year = local_year(now)
-    stmt = sa.select(Course).where(Course.status == CourseStatus.PUBLISHED)
+    stmt = (sa.select(Course).where(Course.status == CourseStatus.PUBLISHED)
+            .options(defer(Course.summary_html), defer(Course.summary_source)))
     if flt.module is not None:
         stmt = stmt.where(Course.module == flt.module)
     if flt.topic:
@@ -737,14 +766,9 @@ def catalogue(viewer: User, flt: CatalogueFilter, *, page: int, per_page: int,
             filters["teaching_form"] = flt.teaching_form.value
         if flt.topic:
             filters["topic"] = flt.topic
-        hits = _search_hits(query_text, filters)
-        ids = [hit.doc_id for hit in hits]
+        ids = _search_ids(query_text, filters)
         if not ids:
             return CataloguePage(items=[], total=0, page=page, per_page=per_page)
-        for hit in hits:
-            marked = _highlight_html(hit)
-            if marked:
-                highlights[hit.doc_id] = marked
         rank = sa.case({doc_id: i for i, doc_id in enumerate(ids)}, value=Course.id)
         stmt = stmt.where(Course.id.in_(ids)).order_by(rank)
     else:
@@ -753,6 +777,8 @@ def catalogue(viewer: User, flt: CatalogueFilter, *, page: int, per_page: int,
     total = db.session.scalar(sa.select(sa.func.count()).select_from(
         stmt.order_by(None).with_only_columns(Course.id).subquery())) or 0
     items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    if query_text:
+        highlights = {c.id: marked for c in items if (marked := mark_terms(c.title, query_text))}
     required_ids = required_course_ids(viewer, year, [c.id for c in items]) if items else set()
     return CataloguePage(items=items, total=total, page=page, per_page=per_page,
                          highlights=highlights, required_ids=required_ids)

@@ -52,6 +52,11 @@ def _duration(seconds) -> str:
     return services.format_duration(seconds)
 
 
+@bp.app_template_filter("hours")
+def _hours(value) -> str:
+    return services.format_hours(value)
+
+
 @bp.app_template_filter("clock")
 def _clock(seconds) -> str:
     return services.format_clock(seconds)
@@ -87,7 +92,7 @@ def catalogue():
     page = services.catalogue(viewer, flt, page=_page_number(), per_page=PER_PAGE, now=utcnow())
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render_template("courses/catalogue.html", form=form, flt=flt, page=page, args=args,
-                           topics=services.catalogue_topics(flt.module),
+                           topics=services.catalogue_topics(flt.module) if flt.module else [],
                            modules=list(services.MODULE_LABELS.items()))
 
 

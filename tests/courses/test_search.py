@@ -90,3 +90,11 @@ def test_search_page_highlights_and_is_safe(client, people, now, index_dir):
     assert "<script>alert(1)</script>" not in html and "没有找到" in html
     for q in ['"', "AND OR NOT", "((", "*", "x" * 50]:
         assert client.get("/courses/", query_string={"q": q}).status_code == 200
+
+
+def test_titles_are_marked_and_escaped():
+    assert services.mark_terms("集体协商实务", "协商") == "集体<mark>协商</mark>实务"
+    assert services.mark_terms("<b>协商</b> & 调解", "协商 调解") == \
+        "&lt;b&gt;<mark>协商</mark>&lt;/b&gt; &amp; <mark>调解</mark>"
+    assert services.mark_terms("Union LAW", "law") == "Union <mark>LAW</mark>"
+    assert services.mark_terms("工会法", "协商") is None
