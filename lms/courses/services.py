@@ -833,9 +833,12 @@ def neighbours(viewer: User, lesson: Lesson) -> tuple[Lesson | None, Lesson | No
 
 def visit_needs_recording(user: User, lesson: Lesson, *, now: datetime) -> bool:
     """Whether opening this lesson page should write a visit: the learner's first visit to the
-    course, or the last one over VISIT_REFRESH ago, of a published lesson of a published course."""
+    course, or the last one over VISIT_REFRESH ago, of a published lesson of a published course.
+    The course's own editors previewing it are not learners of it."""
     course = lesson.course
     if course.status is not CourseStatus.PUBLISHED or not lesson.published:
+        return False
+    if can_edit_course(user, course):
         return False
     last = db.session.scalar(sa.select(CourseVisit.last_at).where(
         CourseVisit.user_id == user.id, CourseVisit.course_id == course.id))

@@ -377,6 +377,7 @@ def test_visits_count_learners_once_per_course(people, now):
     assert services.continue_course(learner).id == course.id
     draft_lesson = make_lesson(make_course(published=False))
     assert not services.visit_needs_recording(learner, draft_lesson, now=now)
+    assert not services.visit_needs_recording(people["admin"], lesson, now=later)  # an editor
 
 
 # ---------------------------------------------------------------- upload purposes
