@@ -30,7 +30,7 @@ SERVED_FOLDERS = ("renditions", "originals")
 #: browsers may keep a copy for the signed-in user, revalidated each time (ETag)
 CACHE_CONTROL = "private, no-cache"
 #: gunicorn sends a file_wrapper's bytes with sendfile(2), up to Content-Length from the
-#: file's position: used for partial responses; other servers get werkzeug's own iterator
+#: file's position: used for partial responses; other servers get a seek-and-read iterator
 SENDFILE_SERVERS = ("gunicorn",)
 
 
@@ -87,19 +87,48 @@ def _environ_for_ranges() -> dict:
     return environ
 
 
-def _use_sendfile(response: Response, path: Path, environ: dict) -> None:
-    """Under gunicorn, answer a 206 with sendfile of exactly the range instead of werkzeug's
-    read-and-copy loop (the whole-file 200 already goes through wsgi.file_wrapper)."""
-    wrapper = environ.get("wsgi.file_wrapper")
-    software = environ.get("SERVER_SOFTWARE", "")
-    if (response.status_code != 206 or wrapper is None or response.content_range is None
-            or not software.startswith(SENDFILE_SERVERS)):
+class _FileRange:
+    """The bytes [start, start + length) of a file, read in blocks from a seek (werkzeug's own
+    range wrapper reads and discards everything before the start when the server's
+    wsgi.file_wrapper cannot seek, as gunicorn's cannot)."""
+
+    def __init__(self, path: Path, start: int, length: int, block: int = 1 << 16) -> None:
+        self.fh = open(path, "rb")
+        self.fh.seek(start)
+        self.left, self.block = length, block
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        if self.left <= 0:
+            raise StopIteration
+        data = self.fh.read(min(self.block, self.left))
+        if not data:
+            raise StopIteration
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _serve_range_from_seek(response: Response, path: Path, environ: dict) -> None:
+    """A 206 body that starts at the range by seeking: under gunicorn its file_wrapper over the
+    file positioned at the start, which gunicorn sends with sendfile(2) up to Content-Length;
+    elsewhere a plain seek-and-read iterator."""
+    if response.status_code != 206 or response.content_range is None:
         return
-    start = response.content_range.start
-    fh = open(path, "rb")
-    fh.seek(start)
+    start, stop = response.content_range.start, response.content_range.stop
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is not None and environ.get("SERVER_SOFTWARE", "").startswith(SENDFILE_SERVERS):
+        fh = open(path, "rb")
+        fh.seek(start)
+        body = wrapper(fh, 1 << 16)
+    else:
+        body = _FileRange(path, start, stop - start)
     old = response.response
-    response.response = wrapper(fh, 1 << 16)
+    response.response = body
     if hasattr(old, "close"):
         old.close()
 
@@ -128,7 +157,7 @@ def send_media(relative_path: str, *, content_type: str, download_name: str | No
             response.headers["Content-Range"] = f"bytes */{size}"
             response.headers["Accept-Ranges"] = "bytes"
         else:
-            _use_sendfile(response, path, environ)
+            _serve_range_from_seek(response, path, environ)
         # the Content-Type as given (with its charset), and no disposition naming the stored file
         response.headers["Content-Type"] = content_type
         response.headers.pop("Content-Disposition", None)
