@@ -13,7 +13,7 @@
   if (window.lmsUploadWidgets) { return; }
   window.lmsUploadWidgets = true;
 
-  var CHUNK = 5 * 1024 * 1024;
+  var CHUNK = 5 * 1024 * 1024;    // bytes per PATCH (data-chunk-bytes may set another size)
   var BACKOFF = [1000, 2000, 4000, 8000, 15000, 30000];
   var MAX_FAILURES = 12;          // consecutive failed requests before asking the person
   var STALL_MS = 60000;           // abort a PATCH that made no progress for this long
@@ -102,6 +102,7 @@
     this.meta = JSON.parse(root.getAttribute("data-upload-meta") || "{}");
     this.csrf = root.getAttribute("data-csrf");
     this.maxBytes = parseInt(root.getAttribute("data-max-bytes") || "0", 10);
+    this.chunk = parseInt(root.getAttribute("data-chunk-bytes") || "0", 10) || CHUNK;
     this.file = null;
     this.url = null;
     this.running = false;
@@ -214,7 +215,7 @@
   };
 
   Widget.prototype.sendChunk = async function (offset) {
-    var end = Math.min(offset + CHUNK, this.file.size);
+    var end = Math.min(offset + this.chunk, this.file.size);
     var blob = this.file.slice(offset, end);
     var extra = { "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(offset) };
     var body = blob;
