@@ -50,12 +50,12 @@ from flask import current_app
 
 from lms.accounts.models import CadreType, Role, RoleGrant, User
 from lms.courses import services
-from lms.courses.models import (Chapter, Course, CourseAudience, CourseModule, CourseStatus,
-                                Lesson, LessonKind, TeachingForm)
+from lms.courses.models import (Course, CourseAudience, CourseModule, CourseStatus, Lesson,
+                                LessonKind, TeachingForm)
 from lms.errors import DomainError, ValidationFailed
 from lms.extensions import db
 from lms.media import services as media
-from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from lms.media.models import AssetKind, AssetStatus
 from lms.media.probe import find_tools
 from lms.org.models import Unit
 
