@@ -300,3 +300,30 @@ def test_reordering_and_renaming_on_the_course_page(client, people, now):
     assert second.title == "第一章 总则"
     resp = client.post(f"/teach/chapters/{second.id}/move", data={"csrf_token": token, "direction": "x"})
     assert resp.status_code == 303
+
+
+def test_course_edit_and_lesson_editor_pages(client, people):
+    me = people["instructor"]
+    course = make_course(owner=me, instructor=me, published=False, title="旧名")
+    failed = make_asset(status=services.AssetStatus.FAILED, owner=me)
+    failed.error = "文件不是视频或音频"
+    lesson = make_lesson(course, kind=LessonKind.VIDEO, published=False, asset=failed)
+    queued = make_lesson(course, kind=LessonKind.VIDEO, published=False,
+                         asset=make_asset(status=services.AssetStatus.QUEUED, owner=me))
+    token = sign_in(client, me)
+    html = text(client.get(f"/teach/courses/{course.id}/edit"))
+    assert_clean_page(html)
+    assert 'value="旧名"' in html and "Markdown" in html
+    resp = client.post(f"/teach/courses/{course.id}/edit", data={
+        "csrf_token": token, "title": "新名", "module": "theory", "teaching_form": "lecture",
+        "instructor_id": str(me.id), "instructor_name": "", "nominal_hours": "2", "summary_source": ""})
+    assert resp.status_code == 302 and course.title == "新名"
+    html = text(client.get(f"/teach/lessons/{lesson.id}"))
+    assert_clean_page(html)
+    assert "失败" in html and "文件不是视频或音频" in html
+    assert 'data-upload-purpose="lesson_media"' in html and 'data-upload-purpose="attachment"' in html
+    assert "js/courses.js" in html
+    html = text(client.get(f"/teach/lessons/{queued.id}"))
+    assert "排队中" in html and f'data-asset-status="/media/assets/{queued.media_asset_id}/status"' in html
+    html = text(client.get(f"/teach/chapters/{course.chapters[0].id}/lessons/new"))
+    assert "添加课时" in html and "课时类型" in html
