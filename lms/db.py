@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import math
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -75,6 +76,35 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs) -> sa.Enum:
         validate_strings=True,
         **kwargs,
     )
+
+
+class Paged:
+    """Page arithmetic for a result with `page`, `per_page` and `total`, shaped like
+    Flask-SQLAlchemy's Pagination for the `pager` macro."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
 
 
 class TimestampMixin:

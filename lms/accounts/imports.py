@@ -43,6 +43,7 @@ from lms.accounts.services import (CADRE_TYPE_LABELS, ENTERPRISE_TYPE_LABELS, GE
                                    UserFilter, check_password_strength, clean_name, clean_phone,
                                    clean_username, generate_initial_password, hash_password,
                                    units_in_scope, users_query)
+from lms.db import Paged
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.extensions import db
 from lms.jobs import Job, JobStatus
@@ -623,32 +624,12 @@ def import_state(imp: CadreImport) -> ImportState:
 
 
 @dataclass
-class RowPage:
+class RowPage(Paged):
     """A page of an import's stored rows, shaped for the `pager` macro."""
     items: list[dict]
     page: int
     per_page: int
     total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def row_page(imp: CadreImport, *, page: int = 1, per_page: int = 50,

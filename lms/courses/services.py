@@ -25,6 +25,7 @@ from lms.courses.models import (Attachment, Chapter, Course, CourseAudience, Cou
                                 CourseStatus, CourseVisit, Lesson, LessonKind, TeachingForm)
 from lms.courses.permissions import (can_edit_course, can_view_lesson, require_author,
                                      require_edit_course, require_set_audiences)
+from lms.db import Paged
 from lms.errors import Conflict, NotFound, ValidationFailed
 from lms.extensions import db
 from lms.media import uploads as media_uploads
@@ -657,7 +658,7 @@ class CatalogueFilter:
 
 
 @dataclass
-class CataloguePage:
+class CataloguePage(Paged):
     items: list[Course]
     total: int
     page: int
@@ -665,26 +666,6 @@ class CataloguePage:
     #: course id -> the title with the query's words in <mark> (escaped HTML), keyword searches
     highlights: dict[int, str] = field(default_factory=dict)
     required_ids: set[int] = field(default_factory=set)
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page)) if self.total else 0
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def mark_terms(title: str, text: str) -> str | None:

@@ -6,9 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
-from lms.accounts import services as account_services
 from lms.accounts.audit import Origin, record
 from lms.accounts.models import AuditEntry, CadreType, Role, User
 from lms.accounts.services import verify_password
@@ -16,14 +14,6 @@ from lms.extensions import db as ext_db
 from lms.org.models import UnitKind
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, make_district, make_unit, make_user
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """New passwords hashed with argon2's lowest cost here: the rules are under test, not the
-    hash's strength (verification reads the cost from each hash, so both kinds verify)."""
-    monkeypatch.setattr(account_services, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from lms.accounts import identity
 from lms.accounts import services
@@ -17,14 +16,6 @@ from lms.extensions import db as ext_db
 from lms.org.models import UnitKind
 from lms.org.services import set_unit_active
 from tests.factories import PASSWORD, make_district, make_unit, make_user
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """New passwords hashed with argon2's lowest cost here: the rules are under test, not the
-    hash's strength (verification reads the cost from each hash, so both kinds verify)."""
-    monkeypatch.setattr(services, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
