@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import defer, load_only, selectinload
 
 from lms import search
 from lms.accounts.models import CadreType, Role, RoleGrant, User
@@ -842,7 +842,8 @@ def continue_course(user: User) -> Course | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return db.session.scalar(
-        sa.select(Course).join(CourseVisit, CourseVisit.course_id == Course.id)
+        sa.select(Course).options(load_only(Course.id, Course.title))
+        .join(CourseVisit, CourseVisit.course_id == Course.id)
         .where(CourseVisit.user_id == user.id, Course.status == CourseStatus.PUBLISHED)
         .order_by(CourseVisit.last_at.desc()).limit(1))
 

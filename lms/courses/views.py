@@ -69,8 +69,7 @@ def _course_helpers():
             "LESSON_KIND_LABELS": services.LESSON_KIND_LABELS,
             "COURSE_STATUS_LABELS": services.COURSE_STATUS_LABELS,
             "ASSET_STATUS_LABELS": services.ASSET_STATUS_LABELS,
-            "can_author": can_author,
-            "continue_course": services.continue_course}
+            "can_author": can_author}
 
 
 # ---------------------------------------------------------------- the catalogue

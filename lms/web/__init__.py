@@ -15,6 +15,7 @@ from lms.extensions import db, login_manager
 from lms.messages import render as message
 from lms.org.services import KIND_LABELS
 from lms.web.security import add_security_headers
+from lms.web.sessions import SlidingSessionInterface
 from lms.web.views import bp
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -47,6 +48,7 @@ def _describe_fields(fields: dict) -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = SlidingSessionInterface()
     app.register_blueprint(bp)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录。"
@@ -115,6 +117,8 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _template_helpers():
         return {
+            # the signed-in user resolved once per render (current_user is a proxy)
+            "me": current_user._get_current_object() if current_user.is_authenticated else None,
             "ROLE_LABELS": accounts.ROLE_LABELS,
             "KIND_LABELS": KIND_LABELS,
             "CADRE_TYPE_LABELS": accounts.CADRE_TYPE_LABELS,

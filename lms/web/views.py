@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from lms.courses.services import continue_course
 from lms.extensions import db
 
 bp = Blueprint("web", __name__)
@@ -14,7 +15,8 @@ bp = Blueprint("web", __name__)
 def home():
     if not current_user.is_authenticated:
         return render_template("home_public.html")
-    return render_template("home.html", user=current_user)
+    user = current_user._get_current_object()
+    return render_template("home.html", user=user, recent=continue_course(user))
 
 
 @bp.get("/healthz")

@@ -1,9 +1,11 @@
 """Browser sessions end after idle time and when the password changes elsewhere."""
 import time
+from datetime import datetime, timedelta, timezone
 
 from itsdangerous import TimestampSigner
 
 from lms.accounts.models import new_session_nonce
+from lms.web import sessions
 from tests.conftest import login
 from tests.factories import PASSWORD, make_user
 
@@ -35,3 +37,14 @@ def test_password_change_elsewhere_ends_this_session(client, db):
     db.session.flush()
     resp = client.get("/password")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_an_unchanged_session_is_re_signed_at_most_once_a_minute(client, db, monkeypatch):
+    make_user(phone="13922220004")
+    login(client, "13922220004", PASSWORD)
+    client.get("/")  # the first page stores the CSRF secret: a changed session, a new cookie
+    assert "Set-Cookie" not in client.get("/").headers  # unchanged and just signed: none
+    later = datetime.now(timezone.utc) + timedelta(seconds=61)
+    monkeypatch.setattr(sessions, "_now", lambda: later)
+    resp = client.get("/")
+    assert resp.status_code == 200 and "lms_session=" in resp.headers.get("Set-Cookie", "")
