@@ -29,6 +29,8 @@ from lms.errors import NotFound
 SERVED_FOLDERS = ("renditions", "originals")
 #: browsers may keep a copy for the signed-in user, revalidated each time (ETag)
 CACHE_CONTROL = "private, no-cache"
+#: a media file runs nothing; the platform's own pages may frame it (a PDF shown inline)
+MEDIA_CSP = "default-src 'none'; frame-ancestors 'self'"
 #: gunicorn sends a file_wrapper's bytes with sendfile(2), up to Content-Length from the
 #: file's position: used for partial responses; other servers get a seek-and-read iterator
 SENDFILE_SERVERS = ("gunicorn",)
@@ -137,7 +139,8 @@ def send_media(relative_path: str, *, content_type: str, download_name: str | No
                as_attachment: bool = False) -> Response:
     """A response for a media file (a path relative to MEDIA_DIR): ranges (206 with
     Content-Range, 416 when unsatisfiable, If-Range with the ETag or Last-Modified),
-    Accept-Ranges, conditional GET (304), nosniff, Content-Disposition for downloads; with
+    Accept-Ranges, conditional GET (304), nosniff, a CSP that lets nothing run and only the
+    platform's own pages frame it (a PDF shown inline), Content-Disposition for downloads; with
     X_ACCEL_PREFIX configured, an empty response naming the file for nginx instead."""
     path = resolve_media_path(relative_path)
     prefix = current_app.config.get("X_ACCEL_PREFIX")
@@ -164,4 +167,6 @@ def send_media(relative_path: str, *, content_type: str, download_name: str | No
     _disposition(response.headers, download_name, as_attachment)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

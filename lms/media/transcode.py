@@ -206,13 +206,16 @@ def _temp(tmp_dir: Path, label: str, suffix: str) -> Path:
 # ---------------------------------------------------------------- commands
 
 def video_command(src: Path, probe: ProbeResult, outputs: list[tuple[Target, Path]],
-                  binary: str) -> list[str]:
+                  binary: str, poster: tuple[Target, float, Path] | None = None) -> list[str]:
     """One ffmpeg run decoding once and encoding every rendition: H.264 (libx264 veryfast,
     CRF 23, yuv420p) + AAC, MP4 with faststart, variable frame rate kept (no duplicated
-    frames), metadata dropped. ffmpeg's default autorotation makes phone videos upright."""
+    frames), metadata dropped. ffmpeg's default autorotation makes phone videos upright.
+    With `poster` (size, seconds, path) the same decoded frames also give the poster JPEG: the
+    first frame at or after that time (none is written when the video is shorter)."""
     inp = _input(src, probe)
     video = inp[str(probe.video_index)]
-    branches = video.split() if len(outputs) > 1 else None
+    count = len(outputs) + (1 if poster else 0)
+    branches = video.split() if count > 1 else None
     nodes = []
     for number, (target, path) in enumerate(outputs):
         branch = branches[number] if branches is not None else video
@@ -226,6 +229,13 @@ def video_command(src: Path, probe: ProbeResult, outputs: list[tuple[Target, Pat
             streams.append(inp[str(probe.audio_index)])
             options.update(acodec="aac", ac=2, **{"b:a": AUDIO_BITRATE.get(target.label, "128k")})
         nodes.append(ffmpeg.output(*streams, input_url(path), **options))
+    if poster:
+        target, at, path = poster
+        branch = branches[len(outputs)] if branches is not None else video
+        frame = (branch.trim(start=round(at, 3)).filter("select", "eq(n,0)")
+                 .filter("scale", target.width, target.height).filter("setsar", 1))
+        nodes.append(ffmpeg.output(frame, input_url(path), vframes=1, format="image2", update=1,
+                                   **{"q:v": 3}))
     merged = nodes[0] if len(nodes) == 1 else ffmpeg.merge_outputs(*nodes)
     return _global(merged).compile(cmd=binary, overwrite_output=True)
 
@@ -301,20 +311,18 @@ def transcode(src: Path, probe: ProbeResult, tmp_dir: Path, tools: Tools, *, tim
             targets = plan_targets(probe)
             planned = [(t, _temp(tmp_dir, t.label, "mp4")) for t in targets]
             temps.extend(path for _, path in planned)
-            out_time = run_ffmpeg(video_command(src, probe, planned, tools.ffmpeg),
+            poster = _temp(tmp_dir, "poster", "jpg")
+            temps.append(poster)
+            at = (probe.duration or 0) * POSTER_AT
+            out_time = run_ffmpeg(video_command(src, probe, planned, tools.ffmpeg,
+                                                poster=(targets[0], at, poster)),
                                   timeout=remaining(), duration=probe.duration,
                                   progress=progress, started=started)
             for _, path in planned:
                 _require_file(path)
             _check_complete(out_time, probe)
-            poster = _temp(tmp_dir, "poster", "jpg")
-            temps.append(poster)
-            at = (probe.duration or 0) * POSTER_AT
-            try:
-                run_ffmpeg(poster_command(src, probe, targets[0], at, poster, tools.ffmpeg),
-                           timeout=min(remaining(), 120))
-                _require_file(poster)
-            except TranscodeFailed:  # e.g. a stated duration longer than the frames: try 0 s
+            if not poster.is_file() or poster.stat().st_size == 0:
+                # fewer frames than the stated duration: the first frame will do
                 run_ffmpeg(poster_command(src, probe, targets[0], 0.0, poster, tools.ffmpeg),
                            timeout=min(remaining(), 120))
                 _require_file(poster)

@@ -378,3 +378,18 @@ def test_job_with_real_transactions(committed, samples, media_dir):
     assert asset.status is AssetStatus.READY and len(asset.renditions) == 2
     assert committed.session.get(Job, asset.job_id).status is JobStatus.DONE
     assert not original.exists()
+
+
+def test_poster_when_the_video_ends_before_its_tenth(db, now, samples, store, media_dir):
+    """Half a second of picture and a minute of sound: the poster falls back to the first frame."""
+    short_video = samples.path("short-picture.mp4")
+    if not short_video.exists():
+        from tests.media.conftest import ffmpeg
+        ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=0.5",
+               "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050:duration=60",
+               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+               "-b:a", "32k", str(short_video))
+    asset = store(short_video)
+    services.process_asset(asset.id, now)
+    assert asset.status is AssetStatus.READY, asset.error
+    assert (media_dir / services.poster_path(asset)).read_bytes()[:3] == b"\xff\xd8\xff"

@@ -63,6 +63,8 @@ def test_whole_file(serve):
     assert response.headers["ETag"] and response.headers["Last-Modified"]
     assert "private" in response.headers["Cache-Control"]
     assert "Content-Disposition" not in response.headers
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
 @pytest.mark.parametrize("header, start, end", [

@@ -3,6 +3,7 @@ limits, ownership, roles, CSRF, expiry, termination, and the purpose hooks."""
 from __future__ import annotations
 
 import base64
+import re
 import hashlib
 from datetime import timedelta
 
@@ -376,3 +377,45 @@ def test_concurrent_patches_never_interleave(db, tus, media_dir):
     assert tus.patch(url, 0, data[:1000]).status_code == 204
     assert tus.patch(url, 0, b"X" * 1000).status_code == 409
     assert path.read_bytes() == data[:1000]
+
+
+def test_upload_widget_markup(app, db):
+    from flask import render_template_string
+    with app.test_request_context("/"):
+        html = render_template_string(
+            '{% from "media/upload_widget.html" import upload_widget %}'
+            '{{ upload_widget("lesson_media", {"lesson_id": 12}, "video/*,audio/*") }}')
+    assert 'data-upload-endpoint="/media/uploads/"' in html
+    assert 'data-upload-purpose="lesson_media"' in html
+    assert 'data-upload-meta="{&#34;lesson_id&#34;: 12}"' in html
+    assert 'accept="video/*,audio/*"' in html and "<progress" in html
+    assert 'class="upload-retry"' in html and 'role="status"' in html
+    assert 'data-csrf="' in html
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
+    assert scripts == [""]  # only the external upload.js: no inline script (CSP)
+    assert 'src="/static/js/upload.js"' in html
+
+
+def test_a_failed_job_shows_as_failed_even_if_the_asset_row_was_not_updated(db, now, tus):
+    from lms.jobs import JobStatus, enqueue
+    asset = MediaAsset(kind=AssetKind.VIDEO, status=AssetStatus.PROCESSING, original_name="a.mp4",
+                       size=1)
+    db.session.add(asset)
+    db.session.flush()
+    job = enqueue("media.process", {"asset_id": asset.id}, now=now)
+    job.status, job.progress_done, job.progress_total = JobStatus.FAILED, 40, 100
+    asset.job_id = job.id
+    db.session.flush()
+    state = services.asset_state(asset)
+    assert state.status is AssetStatus.FAILED and state.error and state.finished
+
+
+def test_delete_asset_removes_its_files_after_commit(db, now, media_dir, samples):
+    pdf = samples.write("del.pdf", b"%PDF-1.4\n%%EOF\n")
+    asset = services.import_file(pdf, now=now, kinds=(AssetKind.PDF,))
+    db.session.commit()
+    stored = media_dir / services.original_path(asset)
+    services.delete_asset(asset)
+    assert stored.exists()  # not before the commit
+    db.session.commit()
+    assert not stored.exists()
