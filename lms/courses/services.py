@@ -837,15 +837,16 @@ def record_visit(user_id: int, course_id: int, *, now: datetime) -> None:
     db.session.execute(stmt)
 
 
-def continue_course(user: User) -> Course | None:
-    """The published course whose lessons the user opened most recently (home's 继续学习)."""
+def continue_course(user: User):
+    """The published course whose lessons the user opened most recently (home's 继续学习):
+    a row with id and title, or None (no ORM entity: this runs on every home page)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(
-        sa.select(Course).options(load_only(Course.id, Course.title))
+    return db.session.execute(
+        sa.select(Course.id, Course.title)
         .join(CourseVisit, CourseVisit.course_id == Course.id)
         .where(CourseVisit.user_id == user.id, Course.status == CourseStatus.PUBLISHED)
-        .order_by(CourseVisit.last_at.desc()).limit(1))
+        .order_by(CourseVisit.last_at.desc()).limit(1)).first()
 
 
 def started_counts(course_ids) -> dict[int, int]:
