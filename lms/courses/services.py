@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import defer, load_only, selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from lms import search
 from lms.accounts.models import CadreType, Role, RoleGrant, User
