@@ -12,14 +12,14 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lms.db import write_intent
+from lms.db import utcnow, write_intent
 from lms.errors import DomainError, NotFound
 from lms.extensions import db
 from lms.jobs.models import Job, JobStatus
 
 log = logging.getLogger("lms.jobs")
 
-#: a running job not finished after this long is taken to be from a dead worker
+#: a running job silent (no progress reported) this long is taken to be from a dead worker
 STALE_AFTER = timedelta(minutes=30)
 RETRY_DELAY = timedelta(seconds=30)
 
@@ -36,8 +36,10 @@ class JobContext:
         On SQLite call it before the handler's first write (see begin_writes): a writer holds
         the only write lock.
         """
+        # Progress is also the job's heartbeat: a job reporting it is never taken for a dead
+        # worker's (STALE_AFTER counts from the last report), however long it runs.
         stmt = (sa.update(Job).where(Job.id == self.job_id)
-                .values(progress_done=done, progress_total=total))
+                .values(progress_done=done, progress_total=total, claimed_at=utcnow()))
         bind = db.session.get_bind()
         if not isinstance(bind, Engine):  # a session bound to one connection (the tests)
             db.session.execute(stmt)

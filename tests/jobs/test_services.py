@@ -118,3 +118,12 @@ def test_a_scheduled_run_is_enqueued_once(app, committed):
     for t in threads:
         t.join(30)
     assert committed.session.query(Job).filter_by(kind="tests.record").count() == 1
+
+
+def test_reporting_progress_keeps_a_long_job_from_being_taken_again(db):
+    now = utcnow()
+    job = jobs.enqueue("tests.record", {"n": -2}, now=now)
+    assert jobs.claim_next("w1", now) == job.id
+    ctx = jobs.JobContext(job_id=job.id, payload={}, now=now)
+    ctx.progress(1, 10)  # a heartbeat at the real time, long after `now`
+    assert jobs.claim_next("w2", now + timedelta(minutes=31)) is None
