@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lms.db import utcnow, write_intent
+from lms.db import write_intent
 from lms.errors import DomainError, NotFound
 from lms.extensions import db
 from lms.jobs.models import Job, JobStatus
@@ -28,7 +29,13 @@ RETRY_DELAY = timedelta(seconds=30)
 class JobContext:
     job_id: int
     payload: dict
+    #: the job's start on the caller's clock (time is a parameter)
     now: datetime
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def clock(self) -> datetime:
+        """The job's clock: its start plus the time it has run."""
+        return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     def progress(self, done: int, total: int) -> None:
         """Record progress in its own short transaction, so that pages polling it see it.
@@ -39,7 +46,7 @@ class JobContext:
         # Progress is also the job's heartbeat: a job reporting it is never taken for a dead
         # worker's (STALE_AFTER counts from the last report), however long it runs.
         stmt = (sa.update(Job).where(Job.id == self.job_id)
-                .values(progress_done=done, progress_total=total, claimed_at=utcnow()))
+                .values(progress_done=done, progress_total=total, claimed_at=self.clock()))
         bind = db.session.get_bind()
         if not isinstance(bind, Engine):  # a session bound to one connection (the tests)
             db.session.execute(stmt)

@@ -124,6 +124,7 @@ def test_reporting_progress_keeps_a_long_job_from_being_taken_again(db):
     now = utcnow()
     job = jobs.enqueue("tests.record", {"n": -2}, now=now)
     assert jobs.claim_next("w1", now) == job.id
-    ctx = jobs.JobContext(job_id=job.id, payload={}, now=now)
-    ctx.progress(1, 10)  # a heartbeat at the real time, long after `now`
+    ctx = jobs.JobContext(job_id=job.id, payload={}, now=now + timedelta(minutes=20))
+    ctx.progress(1, 10)  # a heartbeat twenty minutes into the job
     assert jobs.claim_next("w2", now + timedelta(minutes=31)) is None
+    assert jobs.claim_next("w2", now + timedelta(minutes=51)) == job.id  # silent since: dead
