@@ -72,6 +72,7 @@ def create_admin_command(username: str, name: str, phone: str | None, password: 
 def worker_command(once: bool) -> None:
     """Run scheduled and queued jobs (APScheduler in this process only)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per 2-second poll
     if once:
         ran = jobs.run_pending(utcnow)
         click.echo(f"ran {ran} job(s)")
