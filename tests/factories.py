@@ -26,6 +26,18 @@ def make_unit(name: str | None = None, kind: UnitKind = UnitKind.ZONE, parent: U
                        parent_id=parent.id if parent else None)
 
 
+def make_two_zone_tree() -> dict[str, Unit]:
+    """区总工会 → 开发区总工会 (→ 甲公司工会), 保税区总工会 (→ 乙公司工会): a subtree and a
+    neighbour, for scoping rules."""
+    root = make_district()
+    zone = make_unit(name="开发区总工会", kind=UnitKind.ZONE)
+    other_zone = make_unit(name="保税区总工会", kind=UnitKind.ZONE)
+    return {"root": root, "zone": zone, "other_zone": other_zone,
+            "grassroots": make_unit(name="甲公司工会", kind=UnitKind.GRASSROOTS, parent=zone),
+            "other_grassroots": make_unit(name="乙公司工会", kind=UnitKind.GRASSROOTS,
+                                          parent=other_zone)}
+
+
 def make_user(*, unit: Unit | None = None, roles=(Role.LEARNER,), name: str | None = None,
               phone: str | None = None, username: str | None = None, admin_of: Unit | None = None,
               must_change_password: bool = False, active: bool = True,

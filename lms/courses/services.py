@@ -135,39 +135,31 @@ def format_clock(seconds: int | float | None) -> str:
 
 # ---------------------------------------------------------------- lookups
 
+def _get(model, row_id: int, missing: str):
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def get_course(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        raise NotFound("course_not_found")
-    return course
+    return _get(Course, course_id, "course_not_found")
 
 
 def get_chapter(chapter_id: int) -> Chapter:
-    chapter = db.session.get(Chapter, chapter_id)
-    if chapter is None:
-        raise NotFound("chapter_not_found")
-    return chapter
+    return _get(Chapter, chapter_id, "chapter_not_found")
 
 
 def get_lesson(lesson_id: int) -> Lesson:
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None:
-        raise NotFound("lesson_not_found")
-    return lesson
+    return _get(Lesson, lesson_id, "lesson_not_found")
 
 
 def get_attachment(attachment_id: int) -> Attachment:
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None:
-        raise NotFound("attachment_not_found")
-    return attachment
+    return _get(Attachment, attachment_id, "attachment_not_found")
 
 
 def get_audience(audience_id: int) -> CourseAudience:
-    audience = db.session.get(CourseAudience, audience_id)
-    if audience is None:
-        raise NotFound("audience_not_found")
-    return audience
+    return _get(CourseAudience, audience_id, "audience_not_found")
 
 
 def instructor_accounts() -> list[User]:

@@ -13,21 +13,13 @@ from lms.accounts.audit import Origin
 from lms.accounts.models import AuditEntry, CadreType, EnterpriseType, Gender, Role, User
 from lms.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lms.extensions import db as ext_db
-from lms.org.models import UnitKind
 from lms.org.services import set_unit_active
-from tests.factories import PASSWORD, make_district, make_unit, make_user
+from tests.factories import PASSWORD, make_two_zone_tree, make_user
 
 
 @pytest.fixture
 def tree(db):
-    """区总工会 → 开发区 (→ 甲公司工会), 保税区 (→ 乙公司工会)."""
-    root = make_district()
-    zone = make_unit(name="开发区总工会", kind=UnitKind.ZONE)
-    other_zone = make_unit(name="保税区总工会", kind=UnitKind.ZONE)
-    return {"root": root, "zone": zone, "other_zone": other_zone,
-            "grassroots": make_unit(name="甲公司工会", kind=UnitKind.GRASSROOTS, parent=zone),
-            "other_grassroots": make_unit(name="乙公司工会", kind=UnitKind.GRASSROOTS,
-                                          parent=other_zone)}
+    return make_two_zone_tree()
 
 
 @pytest.fixture

@@ -11,18 +11,12 @@ from lms.accounts.models import AuditEntry, Role
 from lms.extensions import db as ext_db
 from lms.org.models import Unit, UnitKind
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_district, make_unit, make_user
+from tests.factories import PASSWORD, make_two_zone_tree, make_unit, make_user
 
 
 @pytest.fixture
 def tree(db):
-    root = make_district()
-    zone = make_unit(name="开发区总工会", kind=UnitKind.ZONE)
-    other_zone = make_unit(name="保税区总工会", kind=UnitKind.ZONE)
-    return {"root": root, "zone": zone, "other_zone": other_zone,
-            "grassroots": make_unit(name="甲公司工会", kind=UnitKind.GRASSROOTS, parent=zone),
-            "other_grassroots": make_unit(name="乙公司工会", kind=UnitKind.GRASSROOTS,
-                                          parent=other_zone)}
+    return make_two_zone_tree()
 
 
 @pytest.fixture
